@@ -1,0 +1,14 @@
+//! Authentication: who the caller is, how they prove it, and the guards that use it.
+
+pub mod bearer;
+mod guards;
+mod inputs;
+pub mod passwords;
+pub mod refresh;
+mod schema;
+pub mod tokens;
+mod viewer;
+
+pub use guards::{SelfOnly, SignedIn};
+pub use schema::{AuthMutation, AuthPayload};
+pub use viewer::{AuthenticatedUser, SignedInHere, Viewer, caller};

@@ -1,0 +1,127 @@
+//! Configuration: one `Config`, read once from flags and the environment (a flag wins).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The command line of the `todoql` binary.
+#[derive(Debug, Parser)]
+#[command(name = "todoql", version, about = "A GraphQL API server for multi-user todos")]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The subcommands of `todoql`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve GraphQL over HTTP (the default).
+    Serve(Config),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseConfig),
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+}
+
+/// Where the database lives.
+#[derive(Clone, Args)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` (embedded, the default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://todoql.db?mode=rwc")]
+    pub database_url: String,
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
+    pub bind_addr: SocketAddr,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// HS256 signing key, at least 32 bytes. Random per process when neither it nor
+    /// `BETTER_AUTH_SECRET` is set.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Read when `JWT_SECRET` is unset, so a Better Auth deployment can share its secret.
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true)]
+    pub better_auth_secret: Option<String>,
+    /// When set, issued access tokens carry this `iss` and incoming ones must match it.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// When set, issued access tokens carry this `aud` and incoming ones must match it.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refresh_token_ttl: u64,
+    /// Largest database connection pool (default: 8 on SQLite, 16 on PostgreSQL).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// How long a request waits for a database connection before failing, seconds.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value_t = 5)]
+    pub database_acquire_timeout: u64,
+    /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+}
+
+impl Config {
+    /// The configured signing secret: `JWT_SECRET`, else `BETTER_AUTH_SECRET`.
+    pub fn secret(&self) -> Option<&str> {
+        self.jwt_secret.as_deref().or(self.better_auth_secret.as_deref())
+    }
+
+    /// Access token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// Refresh token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl)
+    }
+
+    /// A configuration with every default, for a database URL: what tests and benches start from.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Cli::parse_from(["todoql"]).config;
+        config.database.database_url = database_url.into();
+        config
+    }
+}
+
+/// Secrets never reach logs through `Debug`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("database", &self.database)
+            .field("jwt_secret", &self.secret().map(|_| "<redacted>"))
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A PostgreSQL password in the URL never reaches logs through `Debug`.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = &self.database_url;
+        let shown = match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}://<redacted>{}", &url[..scheme], &url[at..]),
+            _ => url.clone(),
+        };
+        f.debug_struct("DatabaseConfig").field("database_url", &shown).finish()
+    }
+}

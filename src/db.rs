@@ -1,0 +1,84 @@
+//! Opening the database: the pool settings for each backend, migrations and readiness.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::Config;
+
+/// Counts the SQL statements the server issues; exposed on `/metrics`.
+#[derive(Debug, Default)]
+pub struct StatementCounter(AtomicU64);
+
+impl StatementCounter {
+    /// Statements issued so far.
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no backend todoql speaks.
+    #[error("DATABASE_URL must start with sqlite:// or postgres://, got {0:?}")]
+    UnsupportedUrl(String),
+    /// The database refused or did not answer.
+    #[error("cannot open the database: {0}")]
+    Connect(sea_orm::DbErr),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(sea_orm::DbErr),
+}
+
+/// Connects to the configured database with settings suited to its backend.
+pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<StatementCounter>), OpenError> {
+    let url = &config.database.database_url;
+    let is_sqlite = url.starts_with("sqlite:");
+    if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(OpenError::UnsupportedUrl(scheme_of(url)));
+    }
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(config.database_max_connections.unwrap_or(if is_sqlite { 8 } else { 16 }))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(config.database_acquire_timeout.max(1)))
+        // sqlx logs every statement at INFO otherwise.
+        .sqlx_logging(false)
+        // WAL lets readers run beside the single writer; NORMAL sync in WAL mode survives a
+        // process crash (only an OS crash or power loss can drop the last transactions).
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    let mut db = Database::connect(options).await.map_err(OpenError::Connect)?;
+    let counter = Arc::new(StatementCounter::default());
+    let counting = counter.clone();
+    db.set_metric_callback(move |_| {
+        counting.0.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok((db, counter))
+}
+
+/// The scheme of a URL, for an error message that must not echo credentials.
+fn scheme_of(url: &str) -> String {
+    url.split_once(':').map_or("<no scheme>", |(scheme, _)| scheme).to_owned()
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), OpenError> {
+    Migrator::up(db, None).await.map_err(OpenError::Migrate)
+}
+
+/// Whether the database answers a trivial query.
+pub async fn is_ready(db: &DatabaseConnection) -> bool {
+    let ping = db.execute_unprepared("SELECT 1");
+    matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_)))
+}

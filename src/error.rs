@@ -1,0 +1,147 @@
+//! The one error type of todoql, with a stable GraphQL `extensions.code` per variant.
+
+use async_graphql::ErrorExtensions;
+
+/// `Result` with todoql's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a request can fail with. Internal variants are logged and shown as a generic
+/// message; the others are the client's to read.
+///
+/// It deliberately does not implement `Display`: async-graphql converts any `Display` error
+/// into a GraphQL error by its text, which would drop the code and could leak internals.
+/// The only conversion is [`From<Error> for async_graphql::Error`], which sets the code.
+#[derive(Debug)]
+pub enum Error {
+    /// A field needs a signed-in user and there is none.
+    Unauthenticated(&'static str),
+    /// The user is signed in, but this is not theirs to see or do.
+    Forbidden,
+    /// An update, toggle or delete of an id that is missing or someone else's.
+    NotFound,
+    /// An input breaks a rule; `field` is the input field as the schema spells it.
+    BadUserInput {
+        /// The input field at fault, as the schema spells it.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// signUp with an email that already has an account.
+    EmailTaken,
+    /// signIn with a wrong password or an unknown email.
+    InvalidCredentials,
+    /// An unknown, expired, revoked or reused refresh token.
+    InvalidRefreshToken,
+    /// Too many failed attempts; try again after `retry_after` seconds.
+    RateLimited {
+        /// Seconds until an attempt may succeed.
+        retry_after: u64,
+    },
+    /// The database cannot be reached or the server is saturated.
+    ServiceUnavailable {
+        /// Seconds to wait before retrying, when known.
+        retry_after: Option<u64>,
+    },
+    /// A database failure that is not the client's fault.
+    Database(sea_orm::DbErr),
+    /// Anything else that went wrong inside the server.
+    Internal(String),
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl Error {
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(message) => (*message).to_owned(),
+            Self::Forbidden => "this is not yours to see or change".to_owned(),
+            Self::NotFound => "no todo with this id".to_owned(),
+            Self::BadUserInput { message, .. } => message.clone(),
+            Self::EmailTaken => "an account with this email already exists".to_owned(),
+            Self::InvalidCredentials => "the email or password is wrong".to_owned(),
+            Self::InvalidRefreshToken => {
+                "the refresh token is invalid, expired or revoked; sign in again".to_owned()
+            }
+            Self::RateLimited { retry_after } => {
+                format!("too many attempts; try again in {retry_after} seconds")
+            }
+            Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
+            Self::Database(error) if is_unavailable(error) => {
+                "the database is unavailable; retry later".to_owned()
+            }
+            Self::Database(_) | Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// A `BAD_USER_INPUT` error about one input field.
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput { field, message: message.into() }
+    }
+
+    /// The stable `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than a bug.
+fn is_unavailable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        match self {
+            Self::Database(error) if is_unavailable(error) => tracing::warn!(%error, "database unavailable"),
+            Self::Database(error) => tracing::error!(%error, "database error"),
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            _ => {}
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                Self::BadUserInput { field, .. } => ext.set("field", *field),
+                Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+                Self::ServiceUnavailable { retry_after: Some(secs) } => ext.set("retryAfter", *secs),
+                Self::Database(error) if is_unavailable(error) => ext.set("retryAfter", 1),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<Error> for async_graphql::Error {
+    fn from(error: Error) -> Self {
+        error.extend()
+    }
+}

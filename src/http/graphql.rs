@@ -1,0 +1,151 @@
+//! GraphQL over HTTP: `POST /graphql` and `GET /graphql`, with the status codes and media
+//! types of the GraphQL over HTTP specification.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response as GqlResponse};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::App;
+use super::media::{self, Media};
+use super::params;
+use crate::auth::bearer::{self, Credential};
+use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
+use crate::error::Error;
+use crate::todos::TodoPageLoader;
+use crate::users::{UserLoader, store as users};
+
+/// Codes of errors raised before execution: the request as a whole was refused.
+const REQUEST_ERROR_CODES: [&str; 4] =
+    ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX"];
+
+/// `POST /graphql`.
+pub async fn post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match media::is_json_body(&headers) {
+        Some(true) => {}
+        Some(false) => return request_error(media, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json"),
+        None => return request_error(media, StatusCode::BAD_REQUEST, "the Content-Type header is missing; send application/json"),
+    }
+    match params::from_json(&body) {
+        Ok(request) => execute(app, headers, request, media).await,
+        Err(message) => request_error(media, StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `GET /graphql`: queries only.
+pub async fn get(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let Some(media) = media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let mut request = match params::from_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => request,
+        Err(message) => return request_error(media, StatusCode::BAD_REQUEST, &message),
+    };
+    if operation_type(&mut request).is_some_and(|ty| ty != OperationType::Query) {
+        let mut response = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "GET runs queries only; send mutations with POST");
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(app, headers, request, media).await
+}
+
+/// The type of the operation a request selects, when its document parses.
+fn operation_type(request: &mut Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match name {
+        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name))?.1,
+        None => document.operations.iter().next()?.1,
+    };
+    Some(operation.node.ty)
+}
+
+/// Authenticates, attaches the per-request data and runs the request.
+async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -> Response {
+    let viewer = match bearer::credential(&headers, &app.state.keys) {
+        Credential::Absent => Viewer::Anonymous,
+        Credential::Valid { user_id } => match users::find(&app.state.db, &user_id).await {
+            Ok(Some(_)) => Viewer::User(AuthenticatedUser { id: user_id }),
+            Ok(None) => Viewer::Deleted,
+            Err(error) => return failure(media, error),
+        },
+        Credential::Invalid(reason) => {
+            // Sign-in mutations ignore the header, so a stale token never locks anyone out.
+            if crate::graphql::is_public_operation(&request.query, request.operation_name.as_deref()) {
+                Viewer::Anonymous
+            } else {
+                tracing::info!(reason, "rejected a bearer token");
+                return super::unauthorized(reason);
+            }
+        }
+    };
+    let db = app.state.db.clone();
+    let request = request
+        .data(viewer)
+        .data(SignedInHere::default())
+        .data(DataLoader::new(UserLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(TodoPageLoader(db), tokio::spawn));
+    let response = app.schema.execute(request).await;
+    respond(media, response)
+}
+
+/// Serialises a GraphQL response with the status code the media type calls for.
+fn respond(media: Media, response: GqlResponse) -> Response {
+    let refused = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(|code| REQUEST_ERROR_CODES.iter().any(|c| *code == async_graphql::Value::from(*c)))
+        });
+    let mut body = serde_json::Map::new();
+    if !refused {
+        body.insert("data".to_owned(), serde_json::to_value(&response.data).unwrap_or_default());
+    }
+    if !response.errors.is_empty() {
+        body.insert("errors".to_owned(), serde_json::to_value(&response.errors).unwrap_or_default());
+    }
+    if !response.extensions.is_empty() {
+        body.insert("extensions".to_owned(), serde_json::to_value(&response.extensions).unwrap_or_default());
+    }
+    let status = if refused && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let mut http = json_response(media, status, serde_json::Value::Object(body));
+    http.headers_mut().extend(response.http_headers);
+    http
+}
+
+/// A request refused before GraphQL ran.
+fn request_error(media: Media, status: StatusCode, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
+    json_response(media, status, body)
+}
+
+/// A failure while authenticating (the database did not answer).
+fn failure(media: Media, error: impl Into<Error>) -> Response {
+    let error = async_graphql::ErrorExtensions::extend(&error.into());
+    let status = match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(code) if *code == async_graphql::Value::from("SERVICE_UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let body = json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] });
+    json_response(media, status, body)
+}
+
+fn not_acceptable() -> Response {
+    let body = json!({ "errors": [{ "message": "accept application/graphql-response+json or application/json", "extensions": { "code": "NOT_ACCEPTABLE" } }] });
+    json_response(Media::Json, StatusCode::NOT_ACCEPTABLE, body)
+}
+
+/// A JSON body with the media type's `Content-Type`.
+pub fn json_response(media: Media, status: StatusCode, body: serde_json::Value) -> Response {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
+}

@@ -1,0 +1,32 @@
+//! The state shared by every request: attached to the schema once, read by resolvers.
+
+use std::sync::Arc;
+
+use async_graphql::Context;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::tokens::TokenKeys;
+use crate::config::Config;
+use crate::db::StatementCounter;
+use crate::error::{Error, Result};
+
+/// What every resolver may use.
+#[derive(Clone)]
+pub struct State {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Access token keys.
+    pub keys: Arc<TokenKeys>,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// Statements issued so far.
+    pub statements: Arc<StatementCounter>,
+}
+
+impl State {
+    /// The state attached to the schema `ctx` belongs to.
+    pub fn of<'a>(ctx: &'a Context<'_>) -> Result<&'a State> {
+        ctx.data::<State>()
+            .map_err(|_| Error::Internal("the schema was built without its state".to_owned()))
+    }
+}

@@ -1,0 +1,13 @@
+//! Todos: the table, the owner-scoped store, cursor pagination and the GraphQL surface.
+
+pub(crate) mod entity;
+mod inputs;
+mod loader;
+mod page;
+mod schema;
+pub mod store;
+
+pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
+pub use loader::TodoPageLoader;
+pub use page::{PageArgs, connection_complexity};
+pub use schema::{Todo, TodoConnection, TodoMutation, TodoQuery};

@@ -1,0 +1,246 @@
+//! Database work on todos, always scoped to one owner.
+//!
+//! Every query starts from [`TodoStore::scope`], which filters by the owner the store was
+//! built for; a store can only be built from an [`AuthenticatedUser`]. There is no function
+//! here that reads or writes a todo without naming its owner.
+
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
+
+use super::entity::{self, Column, Entity as Todos, fold};
+use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
+use super::page::{PageArgs, Position};
+use crate::auth::AuthenticatedUser;
+use crate::clock;
+use crate::error::{Error, Result};
+
+/// The todos of one owner.
+#[derive(Clone, Copy)]
+pub struct TodoStore<'a> {
+    db: &'a DatabaseConnection,
+    owner: &'a str,
+}
+
+/// A validated change to a todo; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct Changes {
+    /// New trimmed title.
+    pub title: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// New completion state.
+    pub completed: Option<bool>,
+}
+
+/// One page of todos, in the requested order.
+pub struct Page {
+    /// The todos.
+    pub todos: Vec<entity::Model>,
+    /// Whether todos come before the first one.
+    pub has_previous: bool,
+    /// Whether todos come after the last one.
+    pub has_next: bool,
+}
+
+impl<'a> TodoStore<'a> {
+    /// The store of the signed-in `owner`.
+    pub fn of(db: &'a DatabaseConnection, owner: &'a AuthenticatedUser) -> Self {
+        Self { db, owner: &owner.id }
+    }
+
+    /// All of this owner's todos: where every query starts.
+    fn scope(&self) -> Select<Todos> {
+        Todos::find().filter(Column::OwnerId.eq(self.owner))
+    }
+
+    /// The owner's todo with this id, if any. Another user's todo is `None`, like a missing one.
+    pub async fn find(&self, id: &str) -> Result<Option<entity::Model>> {
+        Ok(self.scope().filter(Column::Id.eq(id)).one(self.db).await?)
+    }
+
+    /// Adds a todo.
+    pub async fn create(&self, title: String, description: Option<String>) -> Result<entity::Model> {
+        let now = clock::now_micros();
+        let model = entity::ActiveModel {
+            id: Set(clock::new_id()),
+            owner_id: Set(self.owner.to_owned()),
+            title_folded: Set(fold(&title)),
+            title: Set(title),
+            description_folded: Set(description.as_deref().map(fold)),
+            description: Set(description),
+            completed: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok(Todos::insert(model).exec_with_returning(self.db).await?)
+    }
+
+    /// Applies changes to a todo in one statement; `NOT_FOUND` when it is not the owner's.
+    pub async fn update(&self, id: &str, changes: Changes) -> Result<entity::Model> {
+        let mut update = Todos::update_many().col_expr(Column::UpdatedAt, advanced_timestamp());
+        if let Some(title) = changes.title {
+            update = update
+                .col_expr(Column::TitleFolded, Expr::value(fold(&title)))
+                .col_expr(Column::Title, Expr::value(title));
+        }
+        if let Some(description) = changes.description {
+            update = update
+                .col_expr(Column::DescriptionFolded, Expr::value(description.as_deref().map(fold)))
+                .col_expr(Column::Description, Expr::value(description));
+        }
+        if let Some(completed) = changes.completed {
+            update = update.col_expr(Column::Completed, Expr::value(completed));
+        }
+        self.finish(update, id).await
+    }
+
+    /// Flips a todo's `completed` in one statement; `NOT_FOUND` when it is not the owner's.
+    pub async fn toggle(&self, id: &str) -> Result<entity::Model> {
+        let update = Todos::update_many()
+            .col_expr(Column::UpdatedAt, advanced_timestamp())
+            .col_expr(Column::Completed, Expr::col(Column::Completed).not());
+        self.finish(update, id).await
+    }
+
+    async fn finish(&self, update: sea_orm::UpdateMany<Todos>, id: &str) -> Result<entity::Model> {
+        let updated = update
+            .filter(Column::Id.eq(id))
+            .filter(Column::OwnerId.eq(self.owner))
+            .exec_with_returning(self.db)
+            .await?;
+        updated.into_iter().next().ok_or(Error::NotFound)
+    }
+
+    /// Deletes a todo; `NOT_FOUND` when it is not the owner's.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let deleted = Todos::delete_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::OwnerId.eq(self.owner))
+            .exec(self.db)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// How many of the owner's todos the filter matches, whatever the cursor.
+    pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
+        Ok(self.scope().filter(matching(filter)).count(self.db).await?)
+    }
+
+    /// One page of a Relay connection (the algorithm of the Relay cursor connection spec:
+    /// apply `after`/`before`, then `first`, then `last`).
+    pub async fn page(&self, args: &PageArgs) -> Result<Page> {
+        let order = args.order;
+        let mut window = self.scope().filter(matching(&args.filter));
+        if let Some(after) = &args.after {
+            window = window.filter(beyond(after, order, true));
+        }
+        if let Some(before) = &args.before {
+            window = window.filter(beyond(before, order, false));
+        }
+        let (mut todos, mut has_previous, mut has_next) = (Vec::new(), false, false);
+        if let Some(first) = args.first {
+            todos = sorted(window.clone(), order, false).limit(first + 1).all(self.db).await?;
+            has_next = todos.len() as u64 > first;
+            todos.truncate(first as usize);
+            if let Some(last) = args.last {
+                let last = last as usize;
+                has_previous = todos.len() > last;
+                todos.drain(..todos.len().saturating_sub(last));
+            }
+        } else if let Some(last) = args.last {
+            todos = sorted(window.clone(), order, true).limit(last + 1).all(self.db).await?;
+            has_previous = todos.len() as u64 > last;
+            todos.truncate(last as usize);
+            todos.reverse();
+        }
+        // Outside the window: does anything stand before `after` or after `before`?
+        if args.last.is_none() && let Some(after) = &args.after {
+            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter))).await?;
+        }
+        if args.first.is_none() && let Some(before) = &args.before {
+            has_next = self.any(beyond(before, order, true).add(matching(&args.filter))).await?;
+        }
+        Ok(Page { todos, has_previous, has_next })
+    }
+
+    async fn any(&self, condition: Condition) -> Result<bool> {
+        Ok(self.scope().filter(condition).select_only().column(Column::Id).limit(1).into_tuple::<String>().one(self.db).await?.is_some())
+    }
+}
+
+/// `updated_at` set to now, or one microsecond past its old value if the clock has not moved
+/// on: every change strictly advances it.
+fn advanced_timestamp() -> sea_orm::sea_query::SimpleExpr {
+    let now = clock::now_micros();
+    CaseStatement::new()
+        .case(Expr::col(Column::UpdatedAt).gte(now), Expr::col(Column::UpdatedAt).add(1))
+        .finally(Expr::value(now))
+        .into()
+}
+
+/// The filter as a condition.
+fn matching(filter: &TodoFilter) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(completed) = filter.completed {
+        condition = condition.add(Column::Completed.eq(completed));
+    }
+    if let Some(search) = &filter.search {
+        let pattern = format!("%{}%", escape_like(&fold(search)));
+        condition = condition.add(
+            Condition::any()
+                .add(Column::TitleFolded.like(LikeExpr::new(pattern.clone()).escape('\\')))
+                .add(Column::DescriptionFolded.like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    condition
+}
+
+/// Makes `%`, `_` and the escape character itself match literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The column an order sorts by.
+fn sort_column(field: TodoOrderField) -> Column {
+    match field {
+        TodoOrderField::CreatedAt => Column::CreatedAt,
+        TodoOrderField::UpdatedAt => Column::UpdatedAt,
+        TodoOrderField::Title => Column::Title,
+    }
+}
+
+/// Sorts by the order's field then id, reversed for `last`.
+fn sorted(select: Select<Todos>, order: TodoOrder, reversed: bool) -> Select<Todos> {
+    let ascending = (order.direction == OrderDirection::Asc) != reversed;
+    let direction = if ascending { Order::Asc } else { Order::Desc };
+    select.order_by(sort_column(order.field), direction.clone()).order_by(Column::Id, direction)
+}
+
+/// Todos strictly past `position` in the list's order (`forward`), or strictly before it.
+fn beyond(position: &Position, order: TodoOrder, forward: bool) -> Condition {
+    let column = sort_column(order.field);
+    let (value, id): (Value, &str) = match position {
+        Position::Time(micros, id) => ((*micros).into(), id),
+        Position::Title(title, id) => (title.clone().into(), id),
+    };
+    let greater = (order.direction == OrderDirection::Asc) == forward;
+    let (past_value, past_id) = if greater {
+        (column.gt(value.clone()), Column::Id.gt(id))
+    } else {
+        (column.lt(value.clone()), Column::Id.lt(id))
+    };
+    Condition::any().add(past_value).add(Condition::all().add(column.eq(value)).add(past_id))
+}

@@ -1,0 +1,9 @@
+//! Users: accounts, their GraphQL type and the loader that batches them.
+
+pub(crate) mod entity;
+mod loader;
+mod schema;
+pub mod store;
+
+pub use loader::UserLoader;
+pub use schema::{User, UserQuery};

@@ -1,0 +1,80 @@
+//! The `User` GraphQL type and the `me` query.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{UserLoader, entity};
+use crate::auth::{SelfOnly, SignedIn, caller};
+use crate::error::Error;
+use crate::todos::{PageArgs, TodoConnection, TodoFilter, TodoOrder, TodoPageLoader};
+
+/// A todoql account. Its private fields are visible only to the user themself.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct User {
+    /// Opaque id.
+    pub id: async_graphql::ID,
+    /// Trimmed, lower-cased email. Only the user themself may read it.
+    #[graphql(guard = "SelfOnly(&self.id)")]
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<entity::Model> for User {
+    fn from(model: entity::Model) -> Self {
+        Self {
+            id: model.id.into(),
+            email: model.email,
+            name: model.name,
+            created_at: crate::clock::to_datetime(model.created_at),
+        }
+    }
+}
+
+#[ComplexObject]
+impl User {
+    /// This user's todos, newest first unless `orderBy` says otherwise. Only the user
+    /// themself may read them.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "SelfOnly(&self.id)",
+        complexity = "crate::todos::connection_complexity(first, last, child_complexity)"
+    )]
+    async fn todos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Take the first n todos (0..=100; 20 when neither first nor last is given).")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Take the last n todos (0..=100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Which todos to include.")] filter: Option<TodoFilter>,
+        #[graphql(desc = "Sort order; CREATED_AT DESC by default, ties broken by id.")] order_by: Option<TodoOrder>,
+    ) -> async_graphql::Result<TodoConnection> {
+        let owner = caller(ctx)?;
+        let args = PageArgs::new(first, after, last, before, filter, order_by)?;
+        let loader = ctx.data::<DataLoader<TodoPageLoader>>()?;
+        let page = loader.load_one((owner.id.clone(), args)).await.map_err(|e| e.extend())?;
+        Ok(page.ok_or_else(|| Error::Internal("page loader returned nothing".to_owned()))?)
+    }
+}
+
+/// Queries about the signed-in user.
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The signed-in user. `UNAUTHENTICATED` when anonymous.
+    #[graphql(guard = "SignedIn")]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let user = caller(ctx)?;
+        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        let found = loader.load_one(user.id.clone()).await.map_err(|e| e.extend())?;
+        Ok(found.ok_or(Error::Unauthenticated("the user of this token no longer exists"))?)
+    }
+}

@@ -1,0 +1,49 @@
+//! Database work on users, as plain functions of a connection.
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
+
+use super::entity::{self, Entity as Users};
+use crate::clock;
+use crate::error::{Error, Result};
+
+/// A validated new account.
+pub struct NewUser {
+    /// Normalised email.
+    pub email: String,
+    /// Trimmed name.
+    pub name: String,
+    /// argon2id hash of the password.
+    pub password_hash: String,
+}
+
+/// Inserts an account; `EMAIL_TAKEN` when the email exists.
+pub async fn create(db: &DatabaseConnection, user: NewUser) -> Result<entity::Model> {
+    let model = entity::ActiveModel {
+        id: Set(clock::new_id()),
+        email: Set(user.email),
+        name: Set(user.name),
+        password_hash: Set(Some(user.password_hash)),
+        created_at: Set(clock::now_micros()),
+    };
+    Users::insert(model).exec_with_returning(db).await.map_err(|error| {
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::EmailTaken,
+            _ => Error::Database(error),
+        }
+    })
+}
+
+/// The account with this (normalised) email.
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<entity::Model>> {
+    Ok(Users::find().filter(entity::Column::Email.eq(email)).one(db).await?)
+}
+
+/// The account with this id.
+pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Model>> {
+    Ok(Users::find_by_id(id).one(db).await?)
+}
+
+/// The accounts with these ids, in no particular order.
+pub async fn find_many(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<entity::Model>> {
+    Ok(Users::find().filter(entity::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
