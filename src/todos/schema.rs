@@ -96,6 +96,8 @@ pub struct TodoConnection {
     field: TodoOrderField,
     todos: Vec<entity::Model>,
     page_info: PageInfo,
+    /// Shared by the clones the page loader hands out, so a count runs once per page.
+    total: std::sync::Arc<tokio::sync::OnceCell<i64>>,
 }
 
 impl TodoConnection {
@@ -109,7 +111,7 @@ impl TodoConnection {
             start_cursor: page.todos.first().map(cursor),
             end_cursor: page.todos.last().map(cursor),
         };
-        Self { owner, filter: args.filter.clone(), field, todos: page.todos, page_info }
+        Self { owner, filter: args.filter.clone(), field, todos: page.todos, page_info, total: Default::default() }
     }
 }
 
@@ -138,9 +140,15 @@ impl TodoConnection {
 
     /// How many todos the filter matches, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let db = &State::of(ctx)?.db;
-        let count = TodoStore::of(db, &self.owner).count(&self.filter).await?;
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+        let total = self
+            .total
+            .get_or_try_init(|| async {
+                let db = &State::of(ctx)?.db;
+                let count = TodoStore::of(db, &self.owner).count(&self.filter).await?;
+                Ok::<_, Error>(i64::try_from(count).unwrap_or(i64::MAX))
+            })
+            .await?;
+        Ok(*total)
     }
 }
 

@@ -1,0 +1,15 @@
+//! Integration tests: the real server on port 0, over real HTTP, one fresh database each.
+//!
+//! Set `TODOQL_TEST_DATABASE=postgres://user@host:port/postgres` to run every test on a
+//! fresh PostgreSQL database instead of a fresh SQLite file.
+
+mod helpers;
+
+mod auth;
+mod http;
+mod limits;
+mod pagination;
+mod process;
+mod schema;
+mod security;
+mod todos;

@@ -1,0 +1,1 @@
+//! Cross-user isolation through nested fields.
