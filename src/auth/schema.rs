@@ -31,7 +31,7 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates an account and signs it in.
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+    async fn sign_up(&self, ctx: &Context<'_>, #[graphql(desc = "The new account.")] input: SignUpInput) -> Result<AuthPayload> {
         let email = inputs::normalize_email(&input.email)?;
         inputs::check_password(&input.password)?;
         let name = inputs::normalize_name(&input.name)?;
@@ -47,7 +47,7 @@ impl AuthMutation {
 
     /// Signs in with email and password. A wrong password and an unknown email get the same
     /// `INVALID_CREDENTIALS` answer after the same amount of work.
-    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<AuthPayload> {
+    async fn sign_in(&self, ctx: &Context<'_>, #[graphql(desc = "The account's credentials.")] input: SignInInput) -> Result<AuthPayload> {
         let state = State::of(ctx)?;
         let db = &state.db;
         let email = input.email.trim().to_lowercase();
@@ -62,7 +62,11 @@ impl AuthMutation {
 
     /// Exchanges a refresh token for a new access token and a new refresh token. The old
     /// refresh token stops working; presenting it again revokes every token of the session.
-    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The refresh token of the last sign-in or refresh.")] refresh_token: String,
+    ) -> Result<AuthPayload> {
         let state = State::of(ctx)?;
         let db = &state.db;
         let config = &state.config;
@@ -72,7 +76,11 @@ impl AuthMutation {
     }
 
     /// Ends the session of a refresh token. Always true, whether or not the token existed.
-    async fn sign_out(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+    async fn sign_out(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's current refresh token.")] refresh_token: String,
+    ) -> Result<bool> {
         let state = State::of(ctx)?;
         let db = &state.db;
         refresh::revoke(db, &refresh_token).await?;

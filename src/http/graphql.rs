@@ -1,7 +1,7 @@
 //! GraphQL over HTTP: `POST /graphql` and `GET /graphql`, with the status codes and media
 //! types of the GraphQL over HTTP specification.
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
@@ -90,8 +90,8 @@ async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -
     let request = request
         .data(viewer)
         .data(SignedInHere::default())
-        .data(DataLoader::new(UserLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(TodoPageLoader(db), tokio::spawn));
+        .data(DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default()))
+        .data(DataLoader::with_cache(TodoPageLoader(db), tokio::spawn, HashMapCache::default()));
     let response = app.schema.execute(request).await;
     respond(media, response)
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::DatabaseConnection;
 
 use super::page::PageArgs;
@@ -11,6 +11,9 @@ use super::schema::TodoConnection;
 use super::store::TodoStore;
 use crate::auth::AuthenticatedUser;
 use crate::error::Error;
+
+/// The per-request page loader, caching what it loaded.
+pub type TodoPages = DataLoader<TodoPageLoader, HashMapCache>;
 
 /// Loads connection pages keyed by (owner id, arguments).
 pub struct TodoPageLoader(pub DatabaseConnection);

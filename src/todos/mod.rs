@@ -8,6 +8,6 @@ mod schema;
 pub mod store;
 
 pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
-pub use loader::TodoPageLoader;
+pub use loader::{TodoPageLoader, TodoPages};
 pub use page::{PageArgs, connection_complexity};
 pub use schema::{Todo, TodoConnection, TodoMutation, TodoQuery};

@@ -1,6 +1,5 @@
 //! The todo GraphQL types and root fields.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -11,7 +10,8 @@ use super::store::{Changes, Page, TodoStore};
 use crate::auth::{AuthenticatedUser, SelfOnly, SignedIn, caller};
 use crate::error::{Error, Result};
 use crate::state::State;
-use crate::users::{User, UserLoader};
+use crate::state::request_data;
+use crate::users::{User, Users};
 
 /// A todo. Only its owner can ever reach it.
 pub struct Todo(entity::Model);
@@ -54,7 +54,7 @@ impl Todo {
     /// The user who owns it (always the caller).
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        let loader = request_data::<Users>(ctx)?;
         let owner = loader.load_one(self.0.owner_id.clone()).await.map_err(|e| e.extend())?;
         Ok(owner.ok_or(Error::Unauthenticated("the user of this token no longer exists"))?)
     }
@@ -160,7 +160,7 @@ pub struct TodoQuery;
 impl TodoQuery {
     /// The caller's todo with this id; null when it is missing or not the caller's.
     #[graphql(guard = "SignedIn")]
-    async fn todo(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Todo>> {
+    async fn todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Option<Todo>> {
         let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
         Ok(store.find(&id).await?.map(Todo))
     }
@@ -197,7 +197,7 @@ pub struct TodoMutation;
 impl TodoMutation {
     /// Adds a todo for the caller.
     #[graphql(guard = "SignedIn")]
-    async fn create_todo(&self, ctx: &Context<'_>, input: CreateTodoInput) -> Result<Todo> {
+    async fn create_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The new todo.")] input: CreateTodoInput) -> Result<Todo> {
         let title = inputs::normalize_title(&input.title)?;
         if let Some(description) = &input.description {
             inputs::check_description(description)?;
@@ -209,7 +209,12 @@ impl TodoMutation {
     /// Changes the fields given; absent fields stay as they are. `NOT_FOUND` unless the todo
     /// is the caller's.
     #[graphql(guard = "SignedIn")]
-    async fn update_todo(&self, ctx: &Context<'_>, id: ID, input: UpdateTodoInput) -> Result<Todo> {
+    async fn update_todo(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The todo's id.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateTodoInput,
+    ) -> Result<Todo> {
         let changes = changes(input)?;
         let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
         Ok(Todo(store.update(&id, changes).await?))
@@ -217,14 +222,14 @@ impl TodoMutation {
 
     /// Flips `completed`. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
-    async fn toggle_todo(&self, ctx: &Context<'_>, id: ID) -> Result<Todo> {
+    async fn toggle_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Todo> {
         let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
         Ok(Todo(store.toggle(&id).await?))
     }
 
     /// Deletes a todo and returns its id. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
-    async fn delete_todo(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+    async fn delete_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<ID> {
         let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
         store.delete(&id).await?;
         Ok(id)

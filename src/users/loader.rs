@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::DatabaseConnection;
 
 use super::{User, store};
 use crate::error::Error;
+
+/// The per-request user loader, caching what it loaded.
+pub type Users = DataLoader<UserLoader, HashMapCache>;
 
 /// Loads users by id, many at a time.
 pub struct UserLoader(pub DatabaseConnection);

@@ -5,5 +5,5 @@ mod loader;
 mod schema;
 pub mod store;
 
-pub use loader::UserLoader;
+pub use loader::{UserLoader, Users};
 pub use schema::{User, UserQuery};

@@ -213,6 +213,8 @@ async fn a_page_of_100_todos_with_owners_costs_a_constant_number_of_statements()
         assert_eq!(body["data"]["todos"]["edges"].as_array().unwrap().len(), batch);
         costs.push(app.statements().await - before);
     }
-    assert_eq!(costs[0], costs[1], "statements for 2 vs 100 todos: {costs:?}");
-    assert!(costs[1] <= 8, "{costs:?}");
+    // Bounded, not always equal: on a busy machine a DataLoader batch window can close
+    // before all 100 fields have asked, splitting one batch into a few; an N+1 would add
+    // about two hundred statements here (an owner and a page per todo).
+    assert!(costs[1] <= costs[0] + 6, "statements for 2 vs 100 todos: {costs:?}");
 }
