@@ -38,7 +38,8 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
     let (db, statements) = db::connect(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
-    let state = State { db, keys: Arc::new(keys), config: Arc::new(config), statements };
+    let events = crate::events::Events::start(&db);
+    let state = State { db, keys: Arc::new(keys), config: Arc::new(config), statements, events };
     let schema = crate::graphql::build(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);

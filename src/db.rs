@@ -27,9 +27,10 @@ pub enum OpenError {
     /// The URL names no backend todoql speaks.
     #[error("DATABASE_URL must start with sqlite:// or postgres://, got {0:?}")]
     UnsupportedUrl(String),
-    /// The database refused or did not answer.
+    /// The database refused or did not answer (the driver's text, with any URL password
+    /// redacted).
     #[error("cannot open the database: {0}")]
-    Connect(sea_orm::DbErr),
+    Connect(String),
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(sea_orm::DbErr),
@@ -58,13 +59,29 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stateme
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut db = Database::connect(options).await.map_err(OpenError::Connect)?;
+    let mut db = Database::connect(options)
+        .await
+        .map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))?;
     let counter = Arc::new(StatementCounter::default());
     let counting = counter.clone();
     db.set_metric_callback(move |_| {
         counting.0.fetch_add(1, Ordering::Relaxed);
     });
     Ok((db, counter))
+}
+
+/// `text` with the password of `url`, if it has one, replaced.
+fn redact(text: &str, url: &str) -> String {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(credentials, _)| credentials.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    match password {
+        Some(password) => text.replace(password, "<redacted>"),
+        None => text.to_owned(),
+    }
 }
 
 /// The scheme of a URL, for an error message that must not echo credentials.

@@ -9,6 +9,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::StatementCounter;
 use crate::error::{Error, Result};
+use crate::events::Events;
 
 /// What every resolver may use.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct State {
     pub config: Arc<Config>,
     /// Statements issued so far.
     pub statements: Arc<StatementCounter>,
+    /// Todo change events.
+    pub events: Events,
 }
 
 impl State {

@@ -12,6 +12,8 @@ pub enum Credential {
     Valid {
         /// The user id the token names.
         user_id: String,
+        /// When the token expires, seconds since the epoch.
+        expires_at: i64,
     },
     /// A header that is present but unusable, with the reason (for logs, not clients).
     Invalid(&'static str),
@@ -32,7 +34,7 @@ pub fn credential(headers: &HeaderMap, keys: &TokenKeys) -> Credential {
 pub fn from_token(token: &str, keys: &TokenKeys) -> Credential {
     use jsonwebtoken::errors::ErrorKind;
     match keys.verify(token) {
-        Ok(claims) => Credential::Valid { user_id: claims.sub },
+        Ok(claims) => Credential::Valid { user_id: claims.sub, expires_at: claims.exp },
         Err(error) => Credential::Invalid(match error.kind() {
             ErrorKind::ExpiredSignature => "the token has expired",
             ErrorKind::InvalidSignature => "the token's signature does not verify",

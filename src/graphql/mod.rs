@@ -3,14 +3,14 @@
 mod limits;
 mod public;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 pub use public::is_public_operation;
 
 use crate::auth::AuthMutation;
 use crate::state::State;
-use crate::todos::{TodoMutation, TodoQuery};
+use crate::todos::{TodoMutation, TodoQuery, TodoSubscription};
 use crate::users::UserQuery;
 
 /// The query root.
@@ -23,11 +23,16 @@ pub struct Query(UserQuery, TodoQuery);
 #[graphql(name = "Mutation")]
 pub struct Mutation(AuthMutation, TodoMutation);
 
-/// The schema todoql serves.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+/// The subscription root.
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct Subscription(TodoSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// The schema todoql serves.
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .extension(limits::Limits)
         .limit_complexity(MAX_COMPLEXITY)
 }

@@ -71,7 +71,7 @@ fn operation_type(request: &mut Request) -> Option<OperationType> {
 async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -> Response {
     let viewer = match bearer::credential(&headers, &app.state.keys) {
         Credential::Absent => Viewer::Anonymous,
-        Credential::Valid { user_id } => match users::find(&app.state.db, &user_id).await {
+        Credential::Valid { user_id, .. } => match users::find(&app.state.db, &user_id).await {
             Ok(Some(_)) => Viewer::User(AuthenticatedUser { id: user_id }),
             Ok(None) => Viewer::Deleted,
             Err(error) => return failure(media, error),
@@ -91,7 +91,7 @@ async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -
         .data(viewer)
         .data(SignedInHere::default())
         .data(DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default()))
-        .data(DataLoader::with_cache(TodoPageLoader(db), tokio::spawn, HashMapCache::default()));
+        .data(DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default()));
     let response = app.schema.execute(request).await;
     respond(media, response)
 }

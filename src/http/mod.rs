@@ -5,6 +5,7 @@ mod health;
 mod media;
 mod params;
 mod playground;
+mod ws;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -28,6 +29,7 @@ pub struct App {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/playground", get(playground::page))
         .route("/", get(|| async { Redirect::temporary("/playground") }))
         .route("/healthz", get(health::live))

@@ -4,19 +4,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::DatabaseConnection;
 
 use super::page::PageArgs;
 use super::schema::TodoConnection;
 use super::store::TodoStore;
 use crate::auth::AuthenticatedUser;
 use crate::error::Error;
+use crate::state::State;
 
 /// The per-request page loader, caching what it loaded.
 pub type TodoPages = DataLoader<TodoPageLoader, HashMapCache>;
 
 /// Loads connection pages keyed by (owner id, arguments).
-pub struct TodoPageLoader(pub DatabaseConnection);
+pub struct TodoPageLoader(pub State);
 
 impl Loader<(String, PageArgs)> for TodoPageLoader {
     type Value = TodoConnection;

@@ -5,9 +5,11 @@ mod inputs;
 mod loader;
 mod page;
 mod schema;
+mod subscription;
 pub mod store;
 
 pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
 pub use loader::{TodoPageLoader, TodoPages};
 pub use page::{PageArgs, connection_complexity};
 pub use schema::{Todo, TodoConnection, TodoMutation, TodoQuery};
+pub use subscription::{TodoEvent, TodoSubscription};

@@ -16,6 +16,7 @@ use crate::users::{User, Users};
 /// A todo. Only its owner can ever reach it.
 pub struct Todo(entity::Model);
 
+/// A todo. Only its owner can ever reach it.
 #[Object]
 impl Todo {
     /// Opaque id.
@@ -115,6 +116,7 @@ impl TodoConnection {
     }
 }
 
+/// A page of todos (Relay cursor connection).
 #[Object]
 impl TodoConnection {
     /// The todos with their cursors.
@@ -143,8 +145,7 @@ impl TodoConnection {
         let total = self
             .total
             .get_or_try_init(|| async {
-                let db = &State::of(ctx)?.db;
-                let count = TodoStore::of(db, &self.owner).count(&self.filter).await?;
+                let count = TodoStore::of(State::of(ctx)?, &self.owner).count(&self.filter).await?;
                 Ok::<_, Error>(i64::try_from(count).unwrap_or(i64::MAX))
             })
             .await?;
@@ -156,12 +157,13 @@ impl TodoConnection {
 #[derive(Default)]
 pub struct TodoQuery;
 
+/// Todo queries.
 #[Object]
 impl TodoQuery {
     /// The caller's todo with this id; null when it is missing or not the caller's.
     #[graphql(guard = "SignedIn")]
     async fn todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Option<Todo>> {
-        let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
+        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
         Ok(store.find(&id).await?.map(Todo))
     }
 
@@ -184,7 +186,7 @@ impl TodoQuery {
     ) -> Result<TodoConnection> {
         let owner = caller(ctx)?;
         let args = PageArgs::new(first, after, last, before, filter, order_by)?;
-        let page = TodoStore::of(&State::of(ctx)?.db, owner).page(&args).await?;
+        let page = TodoStore::of(State::of(ctx)?, owner).page(&args).await?;
         Ok(TodoConnection::new(owner.clone(), &args, page))
     }
 }
@@ -193,6 +195,7 @@ impl TodoQuery {
 #[derive(Default)]
 pub struct TodoMutation;
 
+/// Todo mutations.
 #[Object]
 impl TodoMutation {
     /// Adds a todo for the caller.
@@ -202,7 +205,7 @@ impl TodoMutation {
         if let Some(description) = &input.description {
             inputs::check_description(description)?;
         }
-        let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
+        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
         Ok(Todo(store.create(title, input.description).await?))
     }
 
@@ -216,21 +219,21 @@ impl TodoMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateTodoInput,
     ) -> Result<Todo> {
         let changes = changes(input)?;
-        let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
+        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
         Ok(Todo(store.update(&id, changes).await?))
     }
 
     /// Flips `completed`. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
     async fn toggle_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Todo> {
-        let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
+        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
         Ok(Todo(store.toggle(&id).await?))
     }
 
     /// Deletes a todo and returns its id. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
     async fn delete_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<ID> {
-        let store = TodoStore::of(&State::of(ctx)?.db, caller(ctx)?);
+        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
         store.delete(&id).await?;
         Ok(id)
     }

@@ -5,9 +5,10 @@
 //! here that reads or writes a todo without naming its owner.
 
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
+use futures_util::future::BoxFuture;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, Value,
 };
 
 use super::entity::{self, Column, Entity as Todos, fold};
@@ -16,11 +17,14 @@ use super::page::{PageArgs, Position};
 use crate::auth::AuthenticatedUser;
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::events::{Change, Events, TodoEventKind};
+use crate::state::State;
 
 /// The todos of one owner.
 #[derive(Clone, Copy)]
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
+    events: &'a Events,
     owner: &'a str,
 }
 
@@ -47,8 +51,8 @@ pub struct Page {
 
 impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
-    pub fn of(db: &'a DatabaseConnection, owner: &'a AuthenticatedUser) -> Self {
-        Self { db, owner: &owner.id }
+    pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
+        Self { db: &state.db, events: &state.events, owner: &owner.id }
     }
 
     /// All of this owner's todos: where every query starts.
@@ -75,7 +79,10 @@ impl<'a> TodoStore<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        Ok(Todos::insert(model).exec_with_returning(self.db).await?)
+        self.write(TodoEventKind::Created, move |txn| {
+            Box::pin(async move { Ok(Todos::insert(model).exec_with_returning(txn).await?) })
+        })
+        .await
     }
 
     /// Applies changes to a todo in one statement; `NOT_FOUND` when it is not the owner's.
@@ -106,25 +113,42 @@ impl<'a> TodoStore<'a> {
     }
 
     async fn finish(&self, update: sea_orm::UpdateMany<Todos>, id: &str) -> Result<entity::Model> {
-        let updated = update
-            .filter(Column::Id.eq(id))
-            .filter(Column::OwnerId.eq(self.owner))
-            .exec_with_returning(self.db)
-            .await?;
-        updated.into_iter().next().ok_or(Error::NotFound)
+        let update = update.filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
+        self.write(TodoEventKind::Updated, move |txn| {
+            Box::pin(async move { update.exec_with_returning(txn).await?.into_iter().next().ok_or(Error::NotFound) })
+        })
+        .await
     }
 
     /// Deletes a todo; `NOT_FOUND` when it is not the owner's.
     pub async fn delete(&self, id: &str) -> Result<()> {
-        let deleted = Todos::delete_many()
-            .filter(Column::Id.eq(id))
-            .filter(Column::OwnerId.eq(self.owner))
-            .exec(self.db)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(Error::NotFound);
-        }
+        let delete = Todos::delete_many().filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
+        self.write(TodoEventKind::Deleted, move |txn| {
+            Box::pin(async move { delete.exec_with_returning(txn).await?.into_iter().next().ok_or(Error::NotFound) })
+        })
+        .await?;
         Ok(())
+    }
+
+    /// Runs one write in a transaction and publishes its change, after commit and in commit
+    /// order ([`Events`]); a write that fails or rolls back publishes nothing.
+    async fn write<F>(&self, kind: TodoEventKind, op: F) -> Result<entity::Model>
+    where
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<entity::Model>>,
+    {
+        let _order = self.events.begin().await;
+        let txn = self.db.begin().await?;
+        let model = op(&txn).await?;
+        let change = Change {
+            kind,
+            todo_id: model.id.clone(),
+            owner_id: model.owner_id.clone(),
+            todo: (kind != TodoEventKind::Deleted).then(|| model.clone()),
+        };
+        self.events.stage(&txn, &change).await?;
+        txn.commit().await?;
+        self.events.committed(change);
+        Ok(model)
     }
 
     /// How many of the owner's todos the filter matches, whatever the cursor.

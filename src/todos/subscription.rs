@@ -1,0 +1,74 @@
+//! `Subscription.todoEvents`: the caller's todo changes, live.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::schema::Todo;
+use crate::auth::{SignedIn, caller};
+use crate::events::{Change, TodoEventKind};
+use crate::state::State;
+
+/// A change to one of the caller's todos.
+pub struct TodoEvent(Arc<Change>);
+
+/// A change to one of the caller's todos.
+#[Object]
+impl TodoEvent {
+    /// What happened.
+    async fn kind(&self) -> TodoEventKind {
+        self.0.kind
+    }
+
+    /// The id of the todo that changed.
+    async fn todo_id(&self) -> ID {
+        ID(self.0.todo_id.clone())
+    }
+
+    /// The todo as committed; null when it was deleted.
+    async fn todo(&self) -> Option<Todo> {
+        self.0.todo.clone().map(Todo::from)
+    }
+}
+
+/// Live todo events.
+#[derive(Default)]
+pub struct TodoSubscription;
+
+/// Live todo events.
+#[Subscription]
+impl TodoSubscription {
+    /// Every change to the caller's todos, in commit order, from any instance. A subscriber
+    /// that falls too far behind gets a `SUBSCRIPTION_OVERFLOW` error and the subscription
+    /// ends: refetch, then subscribe again.
+    #[graphql(guard = "SignedIn")]
+    async fn todo_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TodoEvent>> + use<>> {
+        let owner = caller(ctx)?.id.clone();
+        let receiver = State::of(ctx)?.events.subscribe();
+        Ok(futures_util::stream::unfold(Some(receiver), move |receiver| {
+            let owner = owner.clone();
+            async move {
+                let mut receiver = receiver?;
+                loop {
+                    match receiver.recv().await {
+                        Ok(change) if change.owner_id == owner => return Some((Ok(TodoEvent(change)), Some(receiver))),
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(missed)) => {
+                            let error = async_graphql::Error::new(format!(
+                                "this subscriber fell {missed} events behind; refetch and subscribe again"
+                            ))
+                            .extend_with(|_, e| e.set("code", "SUBSCRIPTION_OVERFLOW"));
+                            return Some((Err(error), None));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }))
+    }
+}
