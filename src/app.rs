@@ -65,7 +65,8 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signalled);
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(signalled);
     let deadline = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

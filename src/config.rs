@@ -73,6 +73,38 @@ pub struct Config {
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Failed sign-ins allowed per email within `SIGN_IN_WINDOW`.
+    #[arg(long, env = "SIGN_IN_MAX_FAILURES_PER_EMAIL", default_value_t = 5)]
+    pub sign_in_max_failures_per_email: u32,
+    /// Failed sign-ins allowed per client address within `SIGN_IN_WINDOW`.
+    #[arg(long, env = "SIGN_IN_MAX_FAILURES_PER_CLIENT", default_value_t = 50)]
+    pub sign_in_max_failures_per_client: u32,
+    /// The sign-in rate-limit window, seconds.
+    #[arg(long, env = "SIGN_IN_WINDOW", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sign_in_window: u64,
+    /// How many proxy hops of `X-Forwarded-For` to trust when finding the client address
+    /// (0: use the socket peer).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = 0)]
+    pub trust_proxy: usize,
+    /// Serve introspection (`__schema`, `__type`) and "did you mean" suggestions. Turn off
+    /// in production unless clients generate code against the live server.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub graphql_introspection: bool,
+    /// Largest request body, bytes; larger bodies get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Longest a GraphQL request may run, seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Origins allowed to call the API from a browser (comma-separated); none by default.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+    /// Serve the GraphiQL playground at `/playground`.
+    #[arg(long, env = "PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub playground: bool,
+    /// Most open subscription sockets per user.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub ws_max_connections_per_user: usize,
 }
 
 impl Config {

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_users;
 mod m20261125_000002_create_todos;
 mod m20261125_000003_create_refresh_tokens;
+mod m20261125_000004_create_rate_limits;
 
 /// Every migration todoql knows, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_users::Migration),
             Box::new(m20261125_000002_create_todos::Migration),
             Box::new(m20261125_000003_create_refresh_tokens::Migration),
+            Box::new(m20261125_000004_create_rate_limits::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ mod inputs;
 pub mod passwords;
 pub mod refresh;
 mod schema;
+pub mod throttle;
 pub mod tokens;
 mod viewer;
 

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, SimpleObject};
 
 use super::inputs::{self, SignInInput, SignUpInput};
 use super::viewer::SignedInHere;
-use super::{passwords, refresh};
+use super::{passwords, refresh, throttle};
 use crate::error::{Error, Result};
 use crate::state::State;
 use crate::users::{self, User, store::NewUser};
@@ -51,12 +51,21 @@ impl AuthMutation {
         let state = State::of(ctx)?;
         let db = &state.db;
         let email = input.email.trim().to_lowercase();
+        let attempt = throttle::Attempt::new(&email, ctx.data_opt::<throttle::ClientAddr>().copied());
+        // Refused before any hashing: a brute force costs us one indexed read.
+        throttle::check(db, &state.config, &attempt).await?;
         let user = users::store::find_by_email(db, &email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let matches = passwords::verify(input.password, hash).await?;
         match user {
-            Some(user) if matches => session(ctx, user).await,
-            _ => Err(Error::InvalidCredentials),
+            Some(user) if matches => {
+                throttle::record_success(db, &attempt).await?;
+                session(ctx, user).await
+            }
+            _ => {
+                throttle::record_failure(db, &state.config, &attempt).await?;
+                Err(Error::InvalidCredentials)
+            }
         }
     }
 

@@ -16,6 +16,12 @@ pub const MAX_DEPTH: usize = 10;
 const MAX_INTROSPECTION_DEPTH: usize = 20;
 /// The complexity budget: a full `todos(first: 100)` page with every field fits.
 pub const MAX_COMPLEXITY: usize = 5_000;
+/// The most root fields one operation may select.
+pub const MAX_ROOT_FIELDS: usize = 20;
+/// The most aliased fields one document may hold.
+pub const MAX_ALIASES: usize = 30;
+/// The most directives on one field.
+pub const MAX_DIRECTIVES: usize = 4;
 
 /// The limits extension.
 pub(super) struct Limits;
@@ -35,9 +41,28 @@ impl Extension for Limits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await.map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED"))?;
+        let document = next.run(ctx, query, variables).await.map_err(|e| {
+            let code = if e.message.contains("number of directives") {
+                "TOO_MANY_DIRECTIVES"
+            } else if e.message.contains("recursion depth") {
+                "QUERY_TOO_DEEP"
+            } else {
+                "GRAPHQL_PARSE_FAILED"
+            };
+            coded(e, code)
+        })?;
         let fragments = &document.fragments;
+        let aliases = aliases(&document);
+        if aliases > MAX_ALIASES {
+            let message = format!("the document has {aliases} aliases; at most {MAX_ALIASES} are allowed");
+            return Err(coded(ServerError::new(message, None), "QUERY_TOO_COMPLEX"));
+        }
         for (_, operation) in document.operations.iter() {
+            let roots = operation.node.selection_set.node.items.len();
+            if roots > MAX_ROOT_FIELDS {
+                let message = format!("the operation selects {roots} root fields; at most {MAX_ROOT_FIELDS} are allowed");
+                return Err(coded(ServerError::new(message, Some(operation.pos)), "QUERY_TOO_COMPLEX"));
+            }
             let depth = depth(&operation.node.selection_set.node, fragments, &mut HashSet::new());
             if depth > MAX_DEPTH {
                 let message = format!("the query is {depth} levels deep; at most {MAX_DEPTH} are allowed");
@@ -123,4 +148,23 @@ fn depth(
         })
         .max()
         .unwrap_or(0)
+}
+
+/// How many fields of the document carry an alias (operations and fragments, once each).
+fn aliases(document: &ExecutableDocument) -> usize {
+    fn count(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + count(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(inline) => count(&inline.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let in_operations: usize = document.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
+    let in_fragments: usize = document.fragments.values().map(|f| count(&f.node.selection_set.node)).sum();
+    in_operations + in_fragments
 }

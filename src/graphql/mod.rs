@@ -5,7 +5,7 @@ mod public;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
+pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
 pub use public::is_public_operation;
 
 use crate::auth::AuthMutation;
@@ -35,11 +35,17 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .extension(limits::Limits)
         .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES)
 }
 
 /// The schema, serving with `state`.
 pub fn build(state: State) -> AppSchema {
-    builder().data(state).finish()
+    let mut builder = builder();
+    if !state.config.graphql_introspection {
+        // Suggestions ("did you mean …") would leak the schema that introspection hides.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.data(state).finish()
 }
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.

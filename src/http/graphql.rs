@@ -5,7 +5,9 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -14,17 +16,26 @@ use super::App;
 use super::media::{self, Media};
 use super::params;
 use crate::auth::bearer::{self, Credential};
+use crate::auth::throttle;
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use crate::error::Error;
 use crate::todos::TodoPageLoader;
 use crate::users::{UserLoader, store as users};
 
 /// Codes of errors raised before execution: the request as a whole was refused.
-const REQUEST_ERROR_CODES: [&str; 4] =
-    ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX"];
+const REQUEST_ERROR_CODES: [&str; 5] =
+    ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX", "TOO_MANY_DIRECTIVES"];
+
+/// The longest query text accepted (GraphiQL's introspection query is about 2 KiB).
+pub const MAX_QUERY_BYTES: usize = 32 * 1024;
 
 /// `POST /graphql`.
-pub async fn post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(media) = media::negotiate(&headers) else {
         return not_acceptable();
     };
@@ -34,13 +45,18 @@ pub async fn post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Re
         None => return request_error(media, StatusCode::BAD_REQUEST, "the Content-Type header is missing; send application/json"),
     }
     match params::from_json(&body) {
-        Ok(request) => execute(app, headers, request, media).await,
+        Ok(request) => execute(app, peer, headers, request, media).await,
         Err(message) => request_error(media, StatusCode::BAD_REQUEST, &message),
     }
 }
 
 /// `GET /graphql`: queries only.
-pub async fn get(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(media) = media::negotiate(&headers) else {
         return not_acceptable();
     };
@@ -53,7 +69,7 @@ pub async fn get(State(app): State<App>, headers: HeaderMap, RawQuery(query): Ra
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(app, headers, request, media).await
+    execute(app, peer, headers, request, media).await
 }
 
 /// The type of the operation a request selects, when its document parses.
@@ -68,7 +84,11 @@ fn operation_type(request: &mut Request) -> Option<OperationType> {
 }
 
 /// Authenticates, attaches the per-request data and runs the request.
-async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -> Response {
+async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Request, media: Media) -> Response {
+    if request.query.len() > MAX_QUERY_BYTES {
+        let message = format!("the query text is over {MAX_QUERY_BYTES} bytes");
+        return request_error(media, StatusCode::PAYLOAD_TOO_LARGE, &message);
+    }
     let viewer = match bearer::credential(&headers, &app.state.keys) {
         Credential::Absent => Viewer::Anonymous,
         Credential::Valid { user_id, .. } => match users::find(&app.state.db, &user_id).await {
@@ -87,13 +107,24 @@ async fn execute(app: App, headers: HeaderMap, request: Request, media: Media) -
         }
     };
     let db = app.state.db.clone();
-    let request = request
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = throttle::client_addr(Some(peer.ip()), forwarded, app.state.config.trust_proxy);
+    let mut request = request
         .data(viewer)
         .data(SignedInHere::default())
         .data(DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default()))
         .data(DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default()));
-    let response = app.schema.execute(request).await;
-    respond(media, response)
+    if let Some(client) = client {
+        request = request.data(client);
+    }
+    let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
+    match tokio::time::timeout(timeout, app.schema.execute(request)).await {
+        Ok(response) => respond(media, response),
+        Err(_) => {
+            let body = json!({ "errors": [{ "message": "the request took too long and was stopped", "extensions": { "code": "TIMEOUT" } }] });
+            json_response(media, StatusCode::SERVICE_UNAVAILABLE, body)
+        }
+    }
 }
 
 /// Serialises a GraphQL response with the status code the media type calls for.

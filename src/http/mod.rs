@@ -8,10 +8,12 @@ mod playground;
 mod ws;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::graphql::AppSchema;
 use crate::state::State;
@@ -27,15 +29,30 @@ pub struct App {
 
 /// Every route of todoql.
 pub fn router(app: App) -> Router {
+    let body_limit = DefaultBodyLimit::max(app.state.config.max_body_bytes);
+    let cors = cors(&app.state.config.cors_allowed_origins);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/playground", get(playground::page))
+        .route("/playground/assets/{file}", get(playground::asset))
         .route("/", get(|| async { Redirect::temporary("/playground") }))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .layer(body_limit)
+        .layer(cors)
         .with_state(app)
+}
+
+/// CORS for the configured origins only; with none, browsers on other origins are refused.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The answer to a present but unusable token (RFC 6750 §3.1).
