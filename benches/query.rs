@@ -1,0 +1,208 @@
+//! Executing `{ todos(first: 20) { nodes { id title completed } } }` in-process (issue 8),
+//! against a SQLite database seeded like `scripts/load` seeds it: 20 users x 200 todos.
+//!
+//! `cargo bench --bench query`
+//!
+//! The layers, from the bottom up, so their differences say where a request's time goes:
+//! - `rusqlite`: the same two statements (user exists, page of 21) with rusqlite and cached
+//!   statements: the floor.
+//! - `store`: the user lookup and `TodoStore::page` through sea-orm and sqlx.
+//! - `schema`: parse, validate and execute through the schema, with the request data the
+//!   HTTP layer attaches (viewer, loaders); no user lookup, no HTTP.
+//! - `router`: the whole request through the axum router in-process (no socket): header
+//!   parsing, token check, user lookup, GraphQL, JSON.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use axum::body::Body;
+use axum::http::{Request as HttpRequest, StatusCode, header};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::ServiceExt;
+
+use todoql::auth::tokens::TokenKeys;
+use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
+use todoql::config::Config;
+use todoql::graphql::AppSchema;
+use todoql::state::State;
+use todoql::todos::store::TodoStore;
+use todoql::todos::{PageArgs, TodoPageLoader};
+use todoql::users::UserLoader;
+
+const USERS: usize = 20;
+const TODOS_PER_USER: usize = 200;
+const SECRET: &str = "a benchmark secret of at least 32 bytes, honestly";
+const READ: &str = "{ todos(first: 20) { nodes { id title completed } } }";
+const ROUNDS: usize = 50;
+
+/// A seeded database and everything needed to query it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    state: State,
+    schema: AppSchema,
+    router: axum::Router,
+    users: Vec<(String, String)>,
+    next: AtomicUsize,
+}
+
+impl Fixture {
+    /// The next user, round robin: (id, access token).
+    fn user(&self) -> &(String, String) {
+        &self.users[self.next.fetch_add(1, Ordering::Relaxed) % self.users.len()]
+    }
+}
+
+fn config(url: &str) -> Config {
+    let mut config = Config::for_database(url);
+    config.jwt_secret = Some(SECRET.to_owned());
+    config.access_token_ttl = 3600;
+    config
+}
+
+/// The request data `src/http/graphql.rs` attaches before executing.
+fn request(state: &State, query: &str, viewer: Viewer) -> async_graphql::Request {
+    async_graphql::Request::new(query)
+        .data(viewer)
+        .data(SignedInHere::default())
+        .data(DataLoader::with_cache(UserLoader(state.db.clone()), tokio::spawn, HashMapCache::default()))
+        .data(DataLoader::with_cache(TodoPageLoader(state.clone()), tokio::spawn, HashMapCache::default()))
+}
+
+async fn execute_ok(schema: &AppSchema, request: async_graphql::Request) -> async_graphql::Value {
+    let response = schema.execute(request).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data
+}
+
+/// Opens a fresh database the way `app::build` does and seeds it through the schema:
+/// signUp per user, then createTodo in batches of 50 aliased mutations (run in order).
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let config = config(&url);
+    let keys = TokenKeys::from_config(&config).expect("keys");
+    let (db, statements) = todoql::db::connect(&config).await.expect("connect");
+    todoql::db::migrate(&db).await.expect("migrate");
+    let events = todoql::events::Events::start(&db);
+    let state = State { db, keys: Arc::new(keys), config: Arc::new(config.clone()), statements, events };
+    let schema = todoql::graphql::build(state.clone());
+
+    let mut users = Vec::new();
+    for i in 1..=USERS {
+        let sign_up = format!(
+            r#"mutation {{ signUp(input: {{email: "bench-{i}@bench.test", password: "bench-password-{i}", name: "Bench {i}"}}) {{ accessToken user {{ id }} }} }}"#
+        );
+        let data = execute_ok(&schema, request(&state, &sign_up, Viewer::Anonymous)).await.into_json().expect("json");
+        let id = data["signUp"]["user"]["id"].as_str().expect("id").to_owned();
+        let token = data["signUp"]["accessToken"].as_str().expect("token").to_owned();
+        let viewer = || Viewer::User(AuthenticatedUser { id: id.clone() });
+        for chunk in 0..TODOS_PER_USER / 50 {
+            let fields: String = (1..=50)
+                .map(|k| {
+                    let n = chunk * 50 + k;
+                    format!(r#" t{n}: createTodo(input: {{title: "Todo {n} of load user {i}"}}) {{ id }}"#)
+                })
+                .collect();
+            execute_ok(&schema, request(&state, &format!("mutation {{{fields} }}"), viewer())).await;
+        }
+        users.push((id, token));
+    }
+    let router = todoql::app::build(config).await.expect("router");
+    Fixture { _dir: dir, path, state, schema, router, users, next: AtomicUsize::new(0) }
+}
+
+fn read(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let fixture = runtime.block_on(fixture());
+    let args = PageArgs::new(Some(20), None, None, None, None, None).expect("args");
+
+    let mut group = c.benchmark_group("todos(first: 20)");
+
+    let connection = rusqlite::Connection::open(&fixture.path).expect("rusqlite");
+    group.bench_function("rusqlite", |b| {
+        b.iter(|| {
+            let (id, _) = fixture.user();
+            let exists: i64 = connection
+                .prepare_cached("SELECT count(*) FROM users WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+                .expect("user");
+            let mut page = connection
+                .prepare_cached(
+                    "SELECT id, owner_id, title, description, completed, created_at, updated_at, \
+                     title_folded, description_folded FROM todos WHERE owner_id = ?1 \
+                     ORDER BY created_at DESC, id DESC LIMIT 21",
+                )
+                .expect("prepare");
+            let rows: Vec<(String, String, bool)> = page
+                .query_map([id], |r| Ok((r.get(0)?, r.get(2)?, r.get(4)?)))
+                .and_then(Iterator::collect)
+                .expect("page");
+            assert_eq!(exists, 1);
+            black_box(rows)
+        })
+    });
+
+    group.bench_function("store (sea-orm + sqlx)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let (id, _) = fixture.user();
+            let user = todoql::users::store::find(&fixture.state.db, id).await.expect("user");
+            assert!(user.is_some());
+            let owner = AuthenticatedUser { id: id.clone() };
+            let page = TodoStore::of(&fixture.state, &owner).page(&args).await.expect("page");
+            assert_eq!(page.todos.len(), 20);
+            black_box(page.has_next)
+        })
+    });
+
+    group.bench_function("schema.execute", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let (id, _) = fixture.user();
+            let viewer = Viewer::User(AuthenticatedUser { id: id.clone() });
+            black_box(execute_ok(&fixture.schema, request(&fixture.state, READ, viewer)).await)
+        })
+    });
+
+    let body = serde_json::json!({ "query": READ }).to_string();
+    group.bench_function("router (in-process HTTP)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let (_, token) = fixture.user();
+            let request = HttpRequest::post("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::from(body.clone()))
+                .expect("request");
+            let response = fixture.router.clone().oneshot(request).await.expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+            black_box(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body"))
+        })
+    });
+
+    // Many concurrent requests at once, as the server sees them under load (c=32).
+    group.throughput(criterion::Throughput::Elements(ROUNDS as u64));
+    group.bench_function("schema.execute x50 concurrent", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tasks: Vec<_> = (0..ROUNDS)
+                .map(|_| {
+                    let (id, _) = fixture.user().clone();
+                    let schema = fixture.schema.clone();
+                    let state = fixture.state.clone();
+                    tokio::spawn(async move {
+                        let viewer = Viewer::User(AuthenticatedUser { id });
+                        execute_ok(&schema, request(&state, READ, viewer)).await;
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("task");
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, read);
+criterion_main!(benches);

@@ -1,0 +1,218 @@
+//! The performance reference for `scripts/load` (issue 8): the fastest honest way to serve
+//! todoql's hottest read with this stack, and no GraphQL.
+//!
+//! `POST /graphql` with `Authorization: Bearer <jwt>` verifies the HS256 token exactly as
+//! todoql does (same secret, HS256 only, `exp` and `sub` required, 5 s leeway), checks that
+//! the token's user still exists, and answers what todoql answers to
+//! `{ todos(first: 20) { nodes { id title completed } } }`: the caller's 20 newest todos as
+//! `{"data":{"todos":{"nodes":[{"id","title","completed"}]}}}`. It does the same database
+//! work as todoql (one user lookup, one indexed page query) but with rusqlite, a cached
+//! prepared statement and one connection per runtime worker, run inline: what is left
+//! between this and todoql is the cost of GraphQL, sea-orm and sqlx.
+//!
+//! A bad or expired token gets todoql's 401 and body. The request body must be JSON with a
+//! `query` string; the query text itself is not read.
+//!
+//! ```text
+//! cargo build --release --example ceiling
+//! DATABASE_URL=sqlite:///tmp/x.db JWT_SECRET=... BIND_ADDR=127.0.0.1:8001 target/release/examples/ceiling
+//! JWT_SECRET=... target/release/examples/ceiling expired-token <user-id>   # prints a token that expired an hour ago
+//! ```
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// The claims todoql issues; only `sub` and `exp` are read.
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    exp: i64,
+}
+
+/// What the handler shares.
+struct Shared {
+    decoding: DecodingKey,
+    validation: Validation,
+    database: String,
+}
+
+/// The request body: only its shape is checked.
+#[derive(Deserialize)]
+struct GraphqlBody<'a> {
+    #[allow(dead_code)]
+    #[serde(borrow)]
+    query: &'a str,
+}
+
+#[derive(Serialize)]
+struct Node {
+    id: String,
+    title: String,
+    completed: bool,
+}
+
+#[derive(Serialize)]
+struct Nodes {
+    nodes: Vec<Node>,
+}
+
+#[derive(Serialize)]
+struct Todos {
+    todos: Nodes,
+}
+
+#[derive(Serialize)]
+struct Answer {
+    data: Todos,
+}
+
+const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = ?1";
+const PAGE: &str = "SELECT id, title, completed FROM todos WHERE owner_id = ?1 \
+                    ORDER BY created_at DESC, id DESC LIMIT 20";
+
+thread_local! {
+    /// One read connection per runtime worker thread: no pool, no lock, no hop to another thread.
+    static CONNECTION: RefCell<Option<Connection>> = const { RefCell::new(None) };
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "JWT_SECRET must be set")?;
+    if secret.len() < 32 {
+        return Err("JWT_SECRET must be at least 32 bytes".into());
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("expired-token") {
+        let sub = args.get(1).ok_or("usage: ceiling expired-token <user-id>")?;
+        println!("{}", expired_token(&secret, sub)?);
+        return Ok(());
+    }
+    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL must be set")?;
+    let database = sqlite_path(&url).to_owned();
+    let bind: SocketAddr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8001".to_owned()).parse()?;
+
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 5;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let shared = Arc::new(Shared { decoding: DecodingKey::from_secret(secret.as_bytes()), validation, database });
+    // Fail now, not on the first request, when the database is unusable.
+    with_connection(&shared, |c| c.query_row("SELECT count(*) FROM todos", [], |r| r.get::<_, i64>(0)))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let app = Router::new()
+            .route("/graphql", post(graphql))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        eprintln!("ceiling: serving on {}", listener.local_addr()?);
+        axum::serve(listener, app).await
+    })?;
+    Ok(())
+}
+
+/// The file of a `sqlite://path?options` URL (or a bare path).
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+fn expired_token(secret: &str, sub: &str) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let claims = Claims { sub: sub.to_owned(), email: None, iat: Some(now - 7200), exp: now - 3600 };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+}
+
+/// Runs `f` on this thread's connection, opening it on first use.
+fn with_connection<T>(shared: &Shared, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    CONNECTION.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let connection = Connection::open_with_flags(
+                &shared.database,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            connection.busy_timeout(std::time::Duration::from_secs(10))?;
+            *slot = Some(connection);
+        }
+        match slot.as_ref() {
+            Some(connection) => f(connection),
+            None => Err(rusqlite::Error::InvalidQuery),
+        }
+    })
+}
+
+async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(user_id) = bearer(&headers, &shared) else {
+        return unauthorized();
+    };
+    if serde_json::from_slice::<GraphqlBody>(&body).is_err() {
+        return json(StatusCode::BAD_REQUEST, br#"{"errors":[{"message":"send a JSON body with a query","extensions":{"code":"BAD_REQUEST"}}]}"#.to_vec());
+    }
+    let page = with_connection(&shared, |c| {
+        let exists = c.prepare_cached(USER_EXISTS)?.query_row([&user_id], |_| Ok(())).optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let mut statement = c.prepare_cached(PAGE)?;
+        let rows = statement.query_map([&user_id], |r| {
+            Ok(Node { id: r.get(0)?, title: r.get(1)?, completed: r.get(2)? })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map(Some)
+    });
+    match page {
+        Ok(Some(nodes)) => {
+            let answer = Answer { data: Todos { todos: Nodes { nodes } } };
+            json(StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default())
+        }
+        Ok(None) => json(
+            StatusCode::OK,
+            br#"{"data":null,"errors":[{"message":"the user of this token no longer exists","extensions":{"code":"UNAUTHENTICATED"}}]}"#.to_vec(),
+        ),
+        Err(_) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec(),
+        ),
+    }
+}
+
+/// The token's subject when the `Authorization: Bearer` token verifies.
+fn bearer(headers: &HeaderMap, shared: &Shared) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    jsonwebtoken::decode::<Claims>(token.trim(), &shared.decoding, &shared.validation)
+        .ok()
+        .map(|data| data.claims.sub)
+}
+
+fn unauthorized() -> Response {
+    const BODY: &[u8] = br#"{"errors":[{"message":"the token is not valid","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
+    let mut response = json(StatusCode::UNAUTHORIZED, BODY.to_vec());
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    response
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+}
