@@ -24,6 +24,8 @@ pub struct State {
     pub statements: Arc<StatementCounter>,
     /// Todo change events.
     pub events: Events,
+    /// Request and authentication metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl State {

@@ -1,4 +1,6 @@
-//! Logging: readable lines on stderr, filtered by `RUST_LOG` (default `info`).
+//! Logging: readable lines on stderr by default, JSON with `LOG_FORMAT=json`, filtered by
+//! `RUST_LOG` (default `info`). Every line logged while serving a request carries the
+//! request's span: its id, method, path, and — for GraphQL — the operation and the caller.
 
 use tracing_subscriber::EnvFilter;
 
@@ -6,5 +8,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }

@@ -83,6 +83,36 @@ fn operation_type(request: &mut Request) -> Option<OperationType> {
     Some(operation.node.ty)
 }
 
+/// Names an operation by its root fields (`todos`, `createTodo`, `signIn,signUp`): bounded by
+/// the schema, so fit for a metrics label, unlike client-chosen operation names.
+fn operation_label(request: &mut Request) -> String {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return "invalid".to_owned();
+    };
+    let operation = match &name {
+        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => document.operations.iter().next(),
+    };
+    let Some((_, operation)) = operation else {
+        return "invalid".to_owned();
+    };
+    let mut fields: Vec<&str> = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .filter_map(|s| match &s.node {
+            async_graphql::parser::types::Selection::Field(f) => Some(f.node.name.node.as_str()),
+            _ => None,
+        })
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    if fields.is_empty() { "fragments".to_owned() } else { fields.join(",") }
+}
+
 /// Authenticates, attaches the per-request data and runs the request.
 async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Request, media: Media) -> Response {
     if request.query.len() > MAX_QUERY_BYTES {
@@ -102,10 +132,14 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
                 Viewer::Anonymous
             } else {
                 tracing::info!(reason, "rejected a bearer token");
+                app.state.metrics.auth_failure(reason);
                 return super::unauthorized(reason);
             }
         }
     };
+    if let Viewer::User(user) = &viewer {
+        tracing::Span::current().record("user_id", user.id.as_str());
+    }
     let db = app.state.db.clone();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client = throttle::client_addr(Some(peer.ip()), forwarded, app.state.config.trust_proxy);
@@ -117,8 +151,18 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
     if let Some(client) = client {
         request = request.data(client);
     }
+    let operation = operation_label(&mut request);
+    tracing::Span::current().record("operation", operation.as_str());
     let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
-    match tokio::time::timeout(timeout, app.schema.execute(request)).await {
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(timeout, app.schema.execute(request)).await;
+    let outcome = match &result {
+        Ok(response) if response.errors.is_empty() => "ok",
+        Ok(_) => "error",
+        Err(_) => "timeout",
+    };
+    app.state.metrics.request(&operation, outcome, started.elapsed());
+    match result {
         Ok(response) => respond(media, response),
         Err(_) => {
             let body = json!({ "errors": [{ "message": "the request took too long and was stopped", "extensions": { "code": "TIMEOUT" } }] });

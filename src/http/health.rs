@@ -22,11 +22,21 @@ pub async fn ready(State(app): State<App>) -> impl IntoResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    let body = format!(
-        "# HELP todoql_db_statements_total SQL statements issued.\n\
-         # TYPE todoql_db_statements_total counter\n\
-         todoql_db_statements_total {}\n",
-        app.state.statements.total()
-    );
+    let (size, idle) = pool_usage(&app.state.db);
+    let body = app.state.metrics.render(app.state.statements.total(), size, idle);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// Open and idle connections of the pool.
+fn pool_usage(db: &sea_orm::DatabaseConnection) -> (u32, usize) {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    }
 }

@@ -42,7 +42,37 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(health::metrics))
         .layer(body_limit)
         .layer(cors)
+        .layer(axum::middleware::from_fn(trace))
         .with_state(app)
+}
+
+/// Opens the span every log line of a request carries, with its id (the client's
+/// `X-Request-Id` when it sends a sane one), and echoes the id in the response.
+async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map_or_else(crate::clock::new_id, str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        operation = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 /// CORS for the configured origins only; with none, browsers on other origins are refused.
