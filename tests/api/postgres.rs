@@ -1,0 +1,146 @@
+//! PostgreSQL in production: several stateless instances on one database, and outages.
+//!
+//! These tests need `TODOQL_TEST_DATABASE=postgres://…` (as `scripts/test` sets); on SQLite
+//! they return at once, saying so.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, error_code, fresh_database, unique};
+
+const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
+
+fn on_postgres() -> bool {
+    let postgres = std::env::var("TODOQL_TEST_DATABASE").is_ok_and(|url| url.starts_with("postgres"));
+    if !postgres {
+        eprintln!("skipped: needs TODOQL_TEST_DATABASE=postgres://… (scripts/test sets it)");
+    }
+    postgres
+}
+
+/// Two servers on one fresh database.
+async fn two_instances() -> (TestApp, TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(dir.path()).await;
+    let a = TestApp::spawn_with(|c| c.database.database_url = url.clone()).await;
+    let b = TestApp::spawn_with(|c| c.database.database_url = url.clone()).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn two_instances_share_tokens_data_and_refresh_rotation() {
+    if !on_postgres() {
+        return;
+    }
+    let (a, b) = two_instances().await;
+    let user = a.sign_up().await;
+    // A token issued by A is honoured by B, and writes through A are read through B.
+    let id = a.create_todo(&user, "written through A").await;
+    let read = b.as_user(&user, "query($id: ID!) { todo(id: $id) { title } }", json!({ "id": id })).await;
+    assert_eq!(read["data"]["todo"]["title"], "written through A", "{read}");
+
+    // Rotation on A, replay of the rotated token on B: the family is revoked everywhere.
+    let rotated = a.anonymous(REFRESH, json!({ "t": user.refresh })).await;
+    let successor = rotated["data"]["refreshSession"]["refreshToken"].as_str().expect("rotated").to_owned();
+    let replay = b.anonymous(REFRESH, json!({ "t": user.refresh })).await;
+    assert_eq!(error_code(&replay), "INVALID_REFRESH_TOKEN");
+    let after = a.anonymous(REFRESH, json!({ "t": successor })).await;
+    assert_eq!(error_code(&after), "INVALID_REFRESH_TOKEN");
+
+    // Sign-in failures count against one budget, whichever instance sees them.
+    let wrong = "mutation($e: String!) { signIn(input: { email: $e, password: \"wrong password\" }) { accessToken } }";
+    for attempt in 0..5 {
+        let app = if attempt % 2 == 0 { &a } else { &b };
+        assert_eq!(error_code(&app.anonymous(wrong, json!({ "e": user.email })).await), "INVALID_CREDENTIALS");
+    }
+    assert_eq!(error_code(&b.anonymous(wrong, json!({ "e": user.email })).await), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn concurrent_writers_through_two_instances_lose_nothing() {
+    if !on_postgres() {
+        return;
+    }
+    let (a, b) = two_instances().await;
+    let user = a.sign_up().await;
+    let writes = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let user = &user;
+        async move { app.create_todo(user, &format!("todo {i}")).await }
+    });
+    let ids = futures::future::join_all(writes).await;
+    let listed = b.as_user(&user, "{ todos(first: 100) { totalCount nodes { id } } }", json!({})).await;
+    assert_eq!(listed["data"]["todos"]["totalCount"], 40, "{listed}");
+    let seen: Vec<&str> = listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| seen.contains(&id.as_str())));
+}
+
+/// Runs `scripts/pg-cluster` for a private cluster on `port`.
+fn cluster(action: &str, port: u16, dir: &std::path::Path) -> String {
+    let output = std::process::Command::new("scripts/pg-cluster")
+        .arg(action)
+        .env("PGPORT", port.to_string())
+        .env("PGCLUSTER_DIR", dir)
+        .output()
+        .expect("scripts/pg-cluster runs");
+    assert!(output.status.success(), "pg-cluster {action}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..120 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn a_database_outage_fails_fast_and_recovers_without_a_restart() {
+    if !on_postgres() {
+        return;
+    }
+    // A private cluster: stopping the shared one would break every other test.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(unique("todoql-outage"));
+    let admin = cluster("start", port, &dir);
+    let db_name = unique("outage").replace('-', "_");
+    {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(&admin).await.unwrap();
+        conn.execute_unprepared(&format!("CREATE DATABASE {db_name}")).await.unwrap();
+        conn.close().await.ok();
+    }
+    let url = format!("{}/{db_name}", admin.rsplit_once('/').unwrap().0);
+    let app = TestApp::spawn_with(|c| {
+        c.database.database_url = url.clone();
+        c.database_acquire_timeout = 2;
+    })
+    .await;
+    let user = app.sign_up().await;
+    let acknowledged = app.create_todo(&user, "acknowledged before the outage").await;
+
+    cluster("stop", port, &dir);
+    let readyz = || async { app.client.get(app.url("/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) };
+    wait_for("/readyz to turn 503", async || readyz().await == 503).await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the process is alive");
+    // GraphQL fails fast with SERVICE_UNAVAILABLE (bounded by the acquire timeout), not a hang.
+    let attempt = tokio::time::timeout(Duration::from_secs(20), app.post(Some(&user.token), "{ todos { totalCount } }", json!({})));
+    let (status, body) = attempt.await.expect("answers instead of hanging");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE");
+    let anonymous = app.anonymous("mutation { signIn(input: { email: \"a@b.c\", password: \"whatever1\" }) { accessToken } }", json!({})).await;
+    assert_eq!(error_code(&anonymous), "SERVICE_UNAVAILABLE", "{anonymous}");
+    assert!(anonymous["errors"][0]["extensions"]["retryAfter"].is_number());
+
+    cluster("start", port, &dir);
+    wait_for("/readyz to turn 200", async || readyz().await == 200).await;
+    let listed = app.as_user(&user, "{ todos { nodes { id } } }", json!({})).await;
+    assert_eq!(listed["data"]["todos"]["nodes"][0]["id"], acknowledged.as_str(), "{listed}");
+    let _ = app.sign_up().await;
+    cluster("destroy", port, &dir);
+}
