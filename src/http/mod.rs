@@ -36,7 +36,7 @@ pub fn router(app: App) -> Router {
         .route("/graphql/ws", get(ws::upgrade))
         .route("/playground", get(playground::page))
         .route("/playground/assets/{file}", get(playground::asset))
-        .route("/", get(|| async { Redirect::temporary("/playground") }))
+        .route("/", get(root))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
@@ -73,6 +73,15 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// `GET /`: the playground when it is served, else a pointer to the API.
+async fn root(axum::extract::State(app): axum::extract::State<App>) -> Response {
+    if app.state.config.playground {
+        Redirect::temporary("/playground").into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "todoql: GraphQL is served at /graphql\n").into_response()
+    }
 }
 
 /// CORS for the configured origins only; with none, browsers on other origins are refused.

@@ -13,6 +13,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::App;
@@ -21,18 +24,31 @@ use super::App;
 /// script), styles and connections (`'self'` covers `ws:`/`wss:` to this host for
 /// subscriptions); fonts and icons inlined in GraphiQL's CSS as `data:` URLs. No form may
 /// submit anywhere, no page may frame it, and no `<base>` may redirect its relative URLs.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
-     form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+///
+/// One inline style is allowed, by a nonce fresh for every page: GraphiQL's dialogs (Radix,
+/// through `react-remove-scroll-bar`) add a `<style>` element to lock scrolling, and stamp it
+/// with `window.__webpack_nonce__`, which `playground.js` sets. No `'unsafe-inline'`.
+fn content_security_policy(style_nonce: Option<&str>) -> String {
+    let nonce = style_nonce.map(|nonce| format!(" 'nonce-{nonce}'")).unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'{nonce}; img-src 'self' data:; \
+         font-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; \
+         base-uri 'none'"
+    )
+}
 
 /// Where versioned assets are served from.
 const ASSET_PREFIX: &str = "/playground/assets/";
 
 /// One embedded file and its gzip twin.
 struct Asset {
+    /// Its file name in `playground/assets/`, and its placeholder in the page.
     name: &'static str,
+    /// Its `Content-Type`.
     content_type: &'static str,
+    /// Its bytes.
     raw: &'static [u8],
+    /// The same, gzipped by `playground/build.mjs`.
     gzip: &'static [u8],
 }
 
@@ -48,11 +64,12 @@ macro_rules! asset {
 }
 
 /// Everything the page loads (`playground/index.html` names each as `{{name}}`).
-static ASSETS: [Asset; 6] = [
+static ASSETS: [Asset; 7] = [
     asset!("graphiql.min.js", "text/javascript; charset=utf-8"),
     asset!("graphiql.min.css", "text/css; charset=utf-8"),
     asset!("react.production.min.js", "text/javascript; charset=utf-8"),
     asset!("react-dom.production.min.js", "text/javascript; charset=utf-8"),
+    asset!("examples.js", "text/javascript; charset=utf-8"),
     asset!("playground.js", "text/javascript; charset=utf-8"),
     asset!("playground.css", "text/css; charset=utf-8"),
 ];
@@ -62,16 +79,20 @@ const TEMPLATE: &str = include_str!("../../playground/index.html");
 
 /// An asset under its versioned name.
 struct Versioned {
+    /// The file.
     asset: &'static Asset,
+    /// Its name with a hash of its content: `graphiql.3f9a….min.js`.
     file: String,
+    /// Its strong validator (for the uncompressed bytes).
     etag: String,
 }
 
-/// The page and the assets' versioned names, worked out once (hashing ~1.5 MB takes a few
-/// milliseconds).
+/// The page (still with its `{{nonce}}`) and the assets' versioned names, worked out once
+/// (hashing ~1.5 MB takes a few milliseconds).
 struct Site {
+    /// `playground/index.html` with the assets' URLs filled in.
     page: String,
-    page_etag: String,
+    /// Every asset.
     assets: Vec<Versioned>,
 }
 
@@ -80,41 +101,34 @@ static SITE: LazyLock<Site> = LazyLock::new(|| {
     let assets: Vec<Versioned> = ASSETS
         .iter()
         .map(|asset| {
-            let hash = short_hash(&[asset.raw]);
+            let hash = short_hash(asset.raw);
             let (stem, rest) = asset.name.split_once('.').unwrap_or((asset.name, ""));
             let file = format!("{stem}.{hash}.{rest}");
             page = page.replace(&format!("{{{{{}}}}}", asset.name), &format!("{ASSET_PREFIX}{file}"));
             Versioned { asset, file, etag: format!("\"{hash}\"") }
         })
         .collect();
-    let page_etag = format!("\"{}\"", short_hash(&[page.as_bytes(), CONTENT_SECURITY_POLICY.as_bytes()]));
-    Site { page, page_etag, assets }
+    Site { page, assets }
 });
 
-/// The first 16 hex digits of the SHA-256 of `parts`, concatenated.
-fn short_hash(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finalize()[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+/// The first 16 hex digits of the SHA-256 of `bytes`.
+fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..8].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// `GET /playground`: the page. Revalidated on every load (`no-cache`), so a new build's
-/// asset names are picked up at once.
-pub async fn page(State(app): State<App>, request: HeaderMap) -> Response {
+/// `GET /playground`: the page. Never stored: each copy carries its own style nonce, and a
+/// new build's asset names are picked up at once.
+pub async fn page(State(app): State<App>) -> Response {
     if !app.state.config.playground {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let site = &*SITE;
-    let mut headers = security_headers();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    insert(&mut headers, header::ETAG, &site.page_etag);
-    if not_modified(&request, &site.page_etag) {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
+    let mut bytes = [0_u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let nonce = URL_SAFE_NO_PAD.encode(bytes);
+    let mut headers = security_headers(Some(&nonce));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    (headers, site.page.clone()).into_response()
+    (headers, SITE.page.replace("{{nonce}}", &nonce)).into_response()
 }
 
 /// `GET /playground/assets/{file}`: a versioned asset, gzipped when the client accepts it.
@@ -128,7 +142,7 @@ pub async fn asset(State(app): State<App>, Path(file): Path<String>, request: He
     let gzip = accepts_gzip(&request);
     // One representation per encoding, each with its own strong validator.
     let etag = if gzip { format!("{}-gzip\"", found.etag.trim_end_matches('"')) } else { found.etag.clone() };
-    let mut headers = security_headers();
+    let mut headers = security_headers(None);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     insert(&mut headers, header::ETAG, &etag);
@@ -146,9 +160,9 @@ pub async fn asset(State(app): State<App>, Path(file): Path<String>, request: He
 }
 
 /// The headers every playground response carries.
-fn security_headers() -> HeaderMap {
+fn security_headers(style_nonce: Option<&str>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    insert(&mut headers, header::CONTENT_SECURITY_POLICY, &content_security_policy(style_nonce));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
