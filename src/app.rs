@@ -39,7 +39,7 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
     let events = crate::events::Events::start(&db);
-    let state = State { db, keys: Arc::new(keys), config: Arc::new(config), statements, events, metrics: Default::default() };
+    let state = State { db, keys: Arc::new(keys), external: crate::auth::external::ExternalIssuer::from_config(&config), config: Arc::new(config), statements, events, metrics: Default::default() };
     let schema = crate::graphql::build(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);

@@ -105,6 +105,23 @@ pub struct Config {
     /// Most open subscription sockets per user.
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub ws_max_connections_per_user: usize,
+    /// The base URL of a Better Auth server (its `baseURL`, e.g. `https://app.example.com`):
+    /// accepts the tokens its `jwt` plugin issues beside todoql's own. Alone it implies the
+    /// JWKS at `{url}/api/auth/jwks` and `iss` = `aud` = the URL's origin.
+    #[arg(long, env = "BETTER_AUTH_URL", value_parser = crate::auth::external::parse_url)]
+    pub better_auth_url: Option<String>,
+    /// Where the external issuer publishes its keys, overriding the one `BETTER_AUTH_URL`
+    /// implies. Set alone, it accepts tokens whose `iss` is this URL's origin.
+    #[arg(long, env = "AUTH_JWKS_URL", value_parser = crate::auth::external::parse_url)]
+    pub auth_jwks_url: Option<String>,
+    /// The `iss` external tokens must carry (default: the origin of `BETTER_AUTH_URL`, else
+    /// of `AUTH_JWKS_URL`). It is also what routes a token to the external keys.
+    #[arg(long, env = "AUTH_JWT_ISSUER")]
+    pub auth_jwt_issuer: Option<String>,
+    /// The `aud` external tokens must carry (default: the origin of `BETTER_AUTH_URL`, else
+    /// the issuer).
+    #[arg(long, env = "AUTH_JWT_AUDIENCE")]
+    pub auth_jwt_audience: Option<String>,
 }
 
 impl Config {

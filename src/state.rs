@@ -26,6 +26,8 @@ pub struct State {
     pub events: Events,
     /// Request and authentication metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The external token issuer (Better Auth) trusted beside todoql's own key, if any.
+    pub external: Option<Arc<crate::auth::external::ExternalIssuer>>,
 }
 
 impl State {

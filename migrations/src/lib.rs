@@ -9,6 +9,7 @@ mod m20261125_000001_create_users;
 mod m20261125_000002_create_todos;
 mod m20261125_000003_create_refresh_tokens;
 mod m20261125_000004_create_rate_limits;
+mod m20261125_000005_create_external_identities;
 
 /// Every migration todoql knows, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_todos::Migration),
             Box::new(m20261125_000003_create_refresh_tokens::Migration),
             Box::new(m20261125_000004_create_rate_limits::Migration),
+            Box::new(m20261125_000005_create_external_identities::Migration),
         ]
     }
 }

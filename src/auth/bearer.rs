@@ -1,36 +1,86 @@
 //! Reading the caller from an `Authorization: Bearer` header, once per request.
+//!
+//! Which verifier checks a token is decided by its `iss` and the configured issuers, never
+//! by its `alg`: a token whose `iss` is the external issuer's (Better Auth) is checked only
+//! with that issuer's published public keys; every other token only with todoql's own HS256
+//! key. So an HS256 token claiming the external issuer, or an asymmetric token without
+//! that claim, is refused.
 
 use axum::http::{HeaderMap, header};
 
+use super::external::{self, ExternalIssuer, Rejection, identities};
 use super::tokens::TokenKeys;
+use crate::error::Error;
+use crate::state::State;
 
 /// What the `Authorization` header says.
 pub enum Credential {
     /// No header: an anonymous request.
     Absent,
-    /// A token that verified: its subject.
+    /// One of todoql's own tokens that verified; whether its user still exists is the
+    /// caller's to check.
     Valid {
         /// The user id the token names.
         user_id: String,
         /// When the token expires, seconds since the epoch.
         expires_at: i64,
     },
-    /// A header that is present but unusable, with the reason (for logs, not clients).
+    /// An external issuer's token that verified, mapped to the todoql user its identity is
+    /// linked to (provisioned on first sight). That one read also proves the user exists.
+    Linked {
+        /// The linked todoql user's id.
+        user_id: String,
+        /// When the token expires, seconds since the epoch.
+        expires_at: i64,
+    },
+    /// A header that is present but unusable, with the reason (safe to show the client).
     Invalid(&'static str),
+    /// A token that cannot be checked right now (its issuer's keys or the database are
+    /// unavailable): not the client's fault, so not a 401.
+    Failed(Error),
 }
 
-/// Verifies the `Authorization` header, if any.
-pub fn credential(headers: &HeaderMap, keys: &TokenKeys) -> Credential {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Credential::Absent;
-    };
-    match value.to_str().ok().and_then(bearer_token) {
-        Some(token) => from_token(token, keys),
-        None => Credential::Invalid("the Authorization header is not `Bearer <token>`"),
+/// Verifies the `Authorization` header, if any, with the verifier its token's issuer
+/// selects: what request handlers call.
+pub async fn authenticate(headers: &HeaderMap, state: &State) -> Credential {
+    match header_token(headers) {
+        Ok(Some(token)) => authenticate_token(token, state).await,
+        Ok(None) => Credential::Absent,
+        Err(invalid) => invalid,
     }
 }
 
-/// Verifies a bare token.
+/// Verifies a bare token with the one verifier its issuer selects.
+pub async fn authenticate_token(token: &str, state: &State) -> Credential {
+    match state.external.as_deref() {
+        Some(issuer) if issuer.claims(token) => from_external(token, issuer, state).await,
+        _ => from_token(token, &state.keys),
+    }
+}
+
+/// Verifies the `Authorization` header as one of todoql's own tokens only (an external
+/// issuer's token is refused): [`authenticate`] without the routing, for benchmarks.
+pub fn credential(headers: &HeaderMap, keys: &TokenKeys) -> Credential {
+    match header_token(headers) {
+        Ok(Some(token)) => from_token(token, keys),
+        Ok(None) => Credential::Absent,
+        Err(invalid) => invalid,
+    }
+}
+
+/// The bearer token of the `Authorization` header: `None` without one, an `Invalid`
+/// credential when it is not `Bearer <token>`.
+fn header_token(headers: &HeaderMap) -> Result<Option<&str>, Credential> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    match value.to_str().ok().and_then(bearer_token) {
+        Some(token) => Ok(Some(token)),
+        None => Err(Credential::Invalid("the Authorization header is not `Bearer <token>`")),
+    }
+}
+
+/// Verifies a token as one of todoql's own: HS256 with todoql's key, nothing else.
 pub fn from_token(token: &str, keys: &TokenKeys) -> Credential {
     use jsonwebtoken::errors::ErrorKind;
     match keys.verify(token) {
@@ -44,6 +94,22 @@ pub fn from_token(token: &str, keys: &TokenKeys) -> Credential {
             ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
             _ => "the token is malformed",
         }),
+    }
+}
+
+/// An external issuer's token: its published keys only, then the identity link.
+async fn from_external(token: &str, issuer: &ExternalIssuer, state: &State) -> Credential {
+    let claims: external::ExternalClaims = match issuer.verify(token).await {
+        Ok(claims) => claims,
+        Err(Rejection::Invalid(reason)) => return Credential::Invalid(reason),
+        Err(Rejection::Unavailable(retry)) => {
+            tracing::debug!("an external token arrived while its issuer's keys cannot be fetched");
+            return Credential::Failed(Error::ServiceUnavailable { retry_after: Some(retry.as_secs().max(1)) });
+        }
+    };
+    match identities::link(&state.db, &issuer.settings().issuer, &claims).await {
+        Ok(user_id) => Credential::Linked { user_id, expires_at: claims.exp },
+        Err(error) => Credential::Failed(error),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Authentication: who the caller is, how they prove it, and the guards that use it.
 
 pub mod bearer;
+pub mod external;
 mod guards;
 mod inputs;
 pub mod passwords;

@@ -119,13 +119,15 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
         let message = format!("the query text is over {MAX_QUERY_BYTES} bytes");
         return request_error(media, StatusCode::PAYLOAD_TOO_LARGE, &message);
     }
-    let viewer = match bearer::credential(&headers, &app.state.keys) {
+    let viewer = match bearer::authenticate(&headers, &app.state).await {
         Credential::Absent => Viewer::Anonymous,
         Credential::Valid { user_id, .. } => match users::find(&app.state.db, &user_id).await {
             Ok(Some(_)) => Viewer::User(AuthenticatedUser { id: user_id }),
             Ok(None) => Viewer::Deleted,
             Err(error) => return failure(media, error),
         },
+        Credential::Linked { user_id, .. } => Viewer::User(AuthenticatedUser { id: user_id }),
+        Credential::Failed(error) => return failure(media, error),
         Credential::Invalid(reason) => {
             // Sign-in mutations ignore the header, so a stale token never locks anyone out.
             if crate::graphql::is_public_operation(&request.query, request.operation_name.as_deref()) {

@@ -6,6 +6,7 @@
 //! token expires is closed with 4403, and a client that never initialises is closed with
 //! 4408 after ten seconds.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use async_graphql::Data;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 use super::App;
 use crate::auth::bearer::{self, Credential};
+use crate::auth::throttle::{self, ClientAddr};
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use crate::todos::TodoPageLoader;
 use crate::users::{UserLoader, store as users};
@@ -36,7 +38,12 @@ const FORBIDDEN: u16 = 4403;
 const INIT_TIMED_OUT: u16 = 4408;
 
 /// Upgrades the connection.
-pub async fn upgrade(State(app): State<App>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let Some(protocol) = protocol_of(&headers) else {
         let message = "request the graphql-transport-ws (or legacy graphql-ws) subprotocol";
         return (StatusCode::BAD_REQUEST, message).into_response();
@@ -45,16 +52,28 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, upgrade: WebSoc
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(|v| bearer::bearer_token(v).unwrap_or("").to_owned());
+    // Operations on the socket (a `signIn` sent over it, say) are charged to the client's
+    // sign-in budget exactly like the same operation over HTTP.
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = throttle::client_addr(Some(peer.ip()), forwarded, app.state.config.trust_proxy);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, app, protocol, header_token))
+        .on_upgrade(move |socket| serve(socket, app, protocol, Connection { header_token, client }))
 }
 
 /// The first GraphQL subprotocol the client offers.
 fn protocol_of(headers: &HeaderMap) -> Option<WebSocketProtocols> {
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
     offered.split(',').find_map(|p| p.trim().parse().ok())
+}
+
+/// What the upgrade request said about the client.
+struct Connection {
+    /// The bearer token of its `Authorization` header ("" when the header is not `Bearer`).
+    header_token: Option<String>,
+    /// Its address, for sign-in rate limits.
+    client: Option<ClientAddr>,
 }
 
 /// What the connection learned at `connection_init`.
@@ -66,7 +85,7 @@ struct Session {
     expires_at: Option<i64>,
 }
 
-async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, header_token: Option<String>) {
+async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connection: Connection) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
@@ -79,7 +98,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, header
     let session = Arc::new(Mutex::new(Session::default()));
     let on_init = {
         let (app, session) = (app.clone(), session.clone());
-        move |payload: Value| async move { initialise(app, session, payload, header_token).await }
+        move |payload: Value| async move { initialise(app, session, payload, connection).await }
     };
     let mut messages = async_graphql::http::WebSocket::new(app.schema.clone(), input, protocol)
         .on_connection_init(on_init)
@@ -89,15 +108,6 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, header
     let mut acknowledged = false;
     loop {
         let expiry = session.lock().ok().and_then(|s| s.expires_at);
-        let expired = async move {
-            match expiry {
-                Some(at) => {
-                    let left = at - crate::clock::now_micros() / 1_000_000;
-                    tokio::time::sleep(Duration::from_secs(u64::try_from(left).unwrap_or(0))).await;
-                }
-                None => future::pending::<()>().await,
-            }
-        };
         let outgoing = tokio::select! {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => {
@@ -115,13 +125,31 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, header
                     break;
                 }
             },
-            () = expired => close(FORBIDDEN, "the access token expired; reconnect with a fresh one"),
+            () = expired(expiry) => close(FORBIDDEN, "the access token expired; reconnect with a fresh one"),
             () = &mut init_deadline, if !acknowledged => close(INIT_TIMED_OUT, "Connection initialisation timeout"),
         };
         let closing = matches!(outgoing, Message::Close(_));
-        if sink.send(outgoing).await.is_err() || closing {
+        // A client that stops reading blocks this send (its events wait, bounded, in the
+        // event hub); its token expires all the same, and then the socket is dropped.
+        let sent = tokio::select! {
+            sent = sink.send(outgoing) => sent.is_ok(),
+            () = expired(expiry), if !closing => false,
+        };
+        if !sent || closing {
             break;
         }
+    }
+}
+
+/// Resolves once a token that expires at `at` (seconds since the epoch) has expired; never
+/// without a token.
+async fn expired(at: Option<i64>) {
+    match at {
+        Some(at) => {
+            let left = at.saturating_mul(1_000_000).saturating_sub(crate::clock::now_micros());
+            tokio::time::sleep(Duration::from_micros(u64::try_from(left).unwrap_or(0))).await;
+        }
+        None => future::pending::<()>().await,
     }
 }
 
@@ -135,10 +163,14 @@ async fn initialise(
     app: App,
     session: Arc<Mutex<Session>>,
     payload: Value,
-    header_token: Option<String>,
+    connection: Connection,
 ) -> async_graphql::Result<Data> {
-    let token = token_in(&payload).or(header_token);
-    let viewer = match token.map(|t| bearer::from_token(&t, &app.state.keys)) {
+    let token = token_in(&payload).or(connection.header_token);
+    let credential = match token {
+        Some(token) => Some(bearer::authenticate_token(&token, &app.state).await),
+        None => None,
+    };
+    let viewer = match credential {
         None => Viewer::Anonymous,
         Some(Credential::Valid { user_id, expires_at }) => {
             if let Ok(mut s) = session.lock() {
@@ -149,6 +181,13 @@ async fn initialise(
                 None => Viewer::Deleted,
             }
         }
+        Some(Credential::Linked { user_id, expires_at }) => {
+            if let Ok(mut s) = session.lock() {
+                s.expires_at = Some(expires_at);
+            }
+            Viewer::User(AuthenticatedUser { id: user_id })
+        }
+        Some(Credential::Failed(error)) => return Err(error.into()),
         Some(_) => {
             if let Ok(mut s) = session.lock() {
                 s.rejected = true;
@@ -159,8 +198,18 @@ async fn initialise(
     let mut data = Data::default();
     data.insert(viewer);
     data.insert(SignedInHere::default());
-    data.insert(DataLoader::with_cache(UserLoader(app.state.db.clone()), tokio::spawn, HashMapCache::default()));
-    data.insert(DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default()));
+    // The loaders live as long as the socket: they batch the loads of one event but must not
+    // cache across events, or every later event would repeat what the first one loaded
+    // (`todo { owner { todos { totalCount } } }` frozen at its first value).
+    let users = DataLoader::with_cache(UserLoader(app.state.db.clone()), tokio::spawn, HashMapCache::default());
+    users.enable_all_cache(false);
+    let pages = DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default());
+    pages.enable_all_cache(false);
+    data.insert(users);
+    data.insert(pages);
+    if let Some(client) = connection.client {
+        data.insert(client);
+    }
     Ok(data)
 }
 
