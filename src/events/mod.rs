@@ -4,7 +4,8 @@
 //! broadcast, so events leave in the order the writes committed. On PostgreSQL the event is
 //! sent with `pg_notify` inside the writing transaction: PostgreSQL delivers notifications
 //! only on commit and in commit order, and one `LISTEN` connection per instance fans them out
-//! to that instance's subscribers ([`postgres`]).
+//! to that instance's subscribers ([`postgres`]). When that connection drops, notifications
+//! sent meanwhile are lost: subscribers then receive [`Event::Interrupted`] and must refetch.
 
 mod postgres;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, Statement};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use tokio::sync::{Mutex, MutexGuard, broadcast, watch};
 
 use crate::error::{Error, Result};
 use crate::todos::entity;
@@ -21,7 +22,8 @@ use crate::todos::entity;
 const CHANNEL: &str = "todoql_todo_events";
 /// Events an instance buffers for its slowest subscriber before that subscriber is cut off.
 pub const BUFFER: usize = 1024;
-/// PostgreSQL refuses notification payloads of 8000 bytes or more.
+/// PostgreSQL refuses notification payloads of 8000 bytes or more: larger changes are sent
+/// in parts of at most this many bytes ([`postgres::parts`]).
 const MAX_PAYLOAD: usize = 7900;
 
 /// What happened to a todo.
@@ -44,18 +46,30 @@ pub struct Change {
     pub todo_id: String,
     /// Its owner: only they receive the event.
     pub owner_id: String,
-    /// The todo as committed; `None` for deletions (and for PostgreSQL payloads too large to
-    /// carry it, which the listener then reloads).
+    /// The todo as committed; `None` for deletions.
     pub todo: Option<entity::Model>,
+}
+
+/// What subscribers receive, in commit order.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A committed change.
+    Committed(Arc<Change>),
+    /// Changes may have been missed (PostgreSQL: the listening connection was lost): every
+    /// subscription should end, and its client refetch.
+    Interrupted,
 }
 
 /// The per-instance event hub.
 #[derive(Clone)]
 pub struct Events {
-    sender: broadcast::Sender<Arc<Change>>,
+    sender: broadcast::Sender<Event>,
     backend: DatabaseBackend,
     /// Held across a write and its broadcast on SQLite: commit order is publish order.
     write_order: Arc<Mutex<()>>,
+    /// `Some(n)` while the n-th `LISTEN` session is up (always `Some(0)` on SQLite); `None`
+    /// while this instance would miss changes.
+    listening: Arc<watch::Sender<Option<u64>>>,
 }
 
 impl Events {
@@ -63,15 +77,30 @@ impl Events {
     pub fn start(db: &DatabaseConnection) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
         let backend = db.get_database_backend();
-        if backend == DatabaseBackend::Postgres {
-            postgres::spawn_listener(db.clone(), sender.clone());
+        let postgres = backend == DatabaseBackend::Postgres;
+        let listening = Arc::new(watch::Sender::new((!postgres).then_some(0)));
+        if postgres {
+            postgres::spawn_listener(db.clone(), sender.clone(), listening.clone());
         }
-        Self { sender, backend, write_order: Arc::new(Mutex::new(())) }
+        Self { sender, backend, write_order: Arc::new(Mutex::new(())), listening }
     }
 
-    /// Receives every change committed from now on (the caller filters by owner).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
-        self.sender.subscribe()
+    /// Receives every change committed from now on (the caller filters by owner), or
+    /// [`Event::Interrupted`] if some may be missed. On PostgreSQL this waits until the
+    /// instance listens, so that no change committed after it returns goes unnoticed.
+    pub async fn subscribe(&self) -> broadcast::Receiver<Event> {
+        let mut listening = self.listening.subscribe();
+        loop {
+            let Ok(session) = listening.wait_for(Option::is_some).await.map(|s| *s) else {
+                // The sender lives in `self`: this cannot happen.
+                return self.sender.subscribe();
+            };
+            let receiver = self.sender.subscribe();
+            // Still the same session: an interruption after this point reaches `receiver`.
+            if *self.listening.borrow() == session {
+                return receiver;
+            }
+        }
     }
 
     /// Begins a write that will publish a change: hold the returned guard until `committed`.
@@ -82,22 +111,21 @@ impl Events {
         }
     }
 
-    /// Stages `change` inside the writing transaction (PostgreSQL: `pg_notify`).
+    /// Stages `change` inside the writing transaction (PostgreSQL: `pg_notify`, in parts when
+    /// it is too large for one notification).
     pub async fn stage(&self, txn: &DatabaseTransaction, change: &Change) -> Result<()> {
         if self.backend != DatabaseBackend::Postgres {
             return Ok(());
         }
-        let mut payload = serde_json::to_string(change).map_err(|e| Error::Internal(format!("event encoding: {e}")))?;
-        if payload.len() > MAX_PAYLOAD {
-            let slim = Change { todo: None, ..change.clone() };
-            payload = serde_json::to_string(&slim).map_err(|e| Error::Internal(format!("event encoding: {e}")))?;
+        let payload = postgres::encode(change).map_err(|e| Error::Internal(format!("event encoding: {e}")))?;
+        for part in postgres::parts(&payload) {
+            let notify = Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [CHANNEL.into(), part.into()],
+            );
+            txn.execute_raw(notify).await?;
         }
-        let notify = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        );
-        txn.execute_raw(notify).await?;
         Ok(())
     }
 
@@ -105,7 +133,7 @@ impl Events {
     pub fn committed(&self, change: Change) {
         if self.backend != DatabaseBackend::Postgres {
             // No subscribers is not an error.
-            let _ = self.sender.send(Arc::new(change));
+            let _ = self.sender.send(Event::Committed(Arc::new(change)));
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::schema::Todo;
 use crate::auth::{SignedIn, caller};
-use crate::events::{Change, TodoEventKind};
+use crate::events::{Change, Event, TodoEventKind};
 use crate::state::State;
 
 /// A change to one of the caller's todos.
@@ -49,24 +49,28 @@ impl TodoSubscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TodoEvent>> + use<>> {
         let owner = caller(ctx)?.id.clone();
-        let receiver = State::of(ctx)?.events.subscribe();
+        let receiver = State::of(ctx)?.events.subscribe().await;
         Ok(futures_util::stream::unfold(Some(receiver), move |receiver| {
             let owner = owner.clone();
             async move {
                 let mut receiver = receiver?;
                 loop {
-                    match receiver.recv().await {
-                        Ok(change) if change.owner_id == owner => return Some((Ok(TodoEvent(change)), Some(receiver))),
-                        Ok(_) => continue,
-                        Err(RecvError::Lagged(missed)) => {
-                            let error = async_graphql::Error::new(format!(
-                                "this subscriber fell {missed} events behind; refetch and subscribe again"
-                            ))
-                            .extend_with(|_, e| e.set("code", "SUBSCRIPTION_OVERFLOW"));
-                            return Some((Err(error), None));
+                    let error = match receiver.recv().await {
+                        Ok(Event::Committed(change)) if change.owner_id == owner => {
+                            return Some((Ok(TodoEvent(change)), Some(receiver)));
                         }
+                        Ok(Event::Committed(_)) => continue,
+                        Ok(Event::Interrupted) => async_graphql::Error::new(
+                            "the server may have missed changes (its database connection dropped); refetch and subscribe again",
+                        )
+                        .extend_with(|_, e| e.set("code", "SUBSCRIPTION_INTERRUPTED")),
+                        Err(RecvError::Lagged(missed)) => async_graphql::Error::new(format!(
+                            "this subscriber fell {missed} events behind; refetch and subscribe again"
+                        ))
+                        .extend_with(|_, e| e.set("code", "SUBSCRIPTION_OVERFLOW")),
                         Err(RecvError::Closed) => return None,
-                    }
+                    };
+                    return Some((Err(error), None));
                 }
             }
         }))
