@@ -34,6 +34,8 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Close code for an unusable or expired token.
 const FORBIDDEN: u16 = 4403;
+/// Close code (RFC 6455 §7.4.1) for a token that cannot be checked right now.
+const TRY_AGAIN_LATER: u16 = 1013;
 /// Close code for a client that did not initialise in time.
 const INIT_TIMED_OUT: u16 = 4408;
 
@@ -79,8 +81,9 @@ struct Connection {
 /// What the connection learned at `connection_init`.
 #[derive(Default)]
 struct Session {
-    /// The token was present but unusable.
-    rejected: bool,
+    /// Why `connection_init` was refused, as the close code and reason to send: an unusable
+    /// token (4403), or a token that cannot be checked right now (1013, try again later).
+    refused: Option<(u16, &'static str)>,
     /// When the token expires, seconds since the epoch.
     expires_at: Option<i64>,
 }
@@ -114,13 +117,13 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
                     acknowledged |= text.contains("\"connection_ack\"");
                     Message::Text(text.into())
                 }
-                Some(WsMessage::Close(code, reason)) => {
-                    let rejected = session.lock().is_ok_and(|s| s.rejected);
-                    close(if rejected { FORBIDDEN } else { code }, if rejected { "Forbidden" } else { &reason })
-                }
+                Some(WsMessage::Close(code, reason)) => match session.lock().ok().and_then(|s| s.refused) {
+                    Some((code, reason)) => close(code, reason),
+                    None => close(code, &reason),
+                },
                 None => {
-                    if session.lock().is_ok_and(|s| s.rejected) {
-                        let _ = sink.send(close(FORBIDDEN, "Forbidden")).await;
+                    if let Some((code, reason)) = session.lock().ok().and_then(|s| s.refused) {
+                        let _ = sink.send(close(code, reason)).await;
                     }
                     break;
                 }
@@ -187,10 +190,15 @@ async fn initialise(
             }
             Viewer::User(AuthenticatedUser { id: user_id })
         }
-        Some(Credential::Failed(error)) => return Err(error.into()),
+        Some(Credential::Failed(error)) => {
+            if let Ok(mut s) = session.lock() {
+                s.refused = Some((TRY_AGAIN_LATER, "the token cannot be checked right now; retry later"));
+            }
+            return Err(error.into());
+        }
         Some(_) => {
             if let Ok(mut s) = session.lock() {
-                s.rejected = true;
+                s.refused = Some((FORBIDDEN, "Forbidden"));
             }
             return Err(async_graphql::Error::new("Forbidden"));
         }

@@ -132,23 +132,31 @@ impl<'a> TodoStore<'a> {
 
     /// Runs one write in a transaction and publishes its change, after commit and in commit
     /// order ([`Events`]); a write that fails or rolls back publishes nothing.
+    ///
+    /// The write runs in its own task: if the request is cancelled (a client hangs up, the
+    /// request times out) while the commit is under way, the commit and its event still go
+    /// together, so no subscriber misses a change that happened.
     async fn write<F>(&self, kind: TodoEventKind, op: F) -> Result<entity::Model>
     where
-        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<entity::Model>>,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<entity::Model>> + Send + 'static,
     {
-        let _order = self.events.begin().await;
-        let txn = self.db.begin().await?;
-        let model = op(&txn).await?;
-        let change = Change {
-            kind,
-            todo_id: model.id.clone(),
-            owner_id: model.owner_id.clone(),
-            todo: (kind != TodoEventKind::Deleted).then(|| model.clone()),
-        };
-        self.events.stage(&txn, &change).await?;
-        txn.commit().await?;
-        self.events.committed(change);
-        Ok(model)
+        let (db, events) = (self.db.clone(), self.events.clone());
+        let task = tokio::spawn(async move {
+            let _order = events.begin().await;
+            let txn = db.begin().await?;
+            let model = op(&txn).await?;
+            let change = Change {
+                kind,
+                todo_id: model.id.clone(),
+                owner_id: model.owner_id.clone(),
+                todo: (kind != TodoEventKind::Deleted).then(|| model.clone()),
+            };
+            events.stage(&txn, &change).await?;
+            txn.commit().await?;
+            events.committed(change);
+            Ok(model)
+        });
+        task.await.map_err(|e| Error::Internal(format!("write task failed: {e}")))?
     }
 
     /// How many of the owner's todos the filter matches, whatever the cursor.

@@ -40,9 +40,11 @@ pub struct TodoSubscription;
 /// Live todo events.
 #[Subscription]
 impl TodoSubscription {
-    /// Every change to the caller's todos, in commit order, from any instance. A subscriber
-    /// that falls too far behind gets a `SUBSCRIPTION_OVERFLOW` error and the subscription
-    /// ends: refetch, then subscribe again.
+    /// Every change to the caller's todos, in commit order, from any instance. The
+    /// subscription ends with an error when events may have been missed: code
+    /// `SUBSCRIPTION_OVERFLOW` when this subscriber fell too far behind,
+    /// `SUBSCRIPTION_INTERRUPTED` when the server lost its link to the database's event
+    /// stream. Either way: refetch, then subscribe again.
     #[graphql(guard = "SignedIn")]
     async fn todo_events(
         &self,
