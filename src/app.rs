@@ -43,7 +43,7 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
     let schema = crate::graphql::build(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);
-    Ok(http::router(App { schema, state }))
+    Ok(http::router(App { schema, state, sockets: Default::default() }))
 }
 
 /// Binds the configured address.

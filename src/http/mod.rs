@@ -25,6 +25,8 @@ pub struct App {
     pub schema: AppSchema,
     /// The shared state (also inside the schema).
     pub state: State,
+    /// Open subscription sockets per user, for `WS_MAX_CONNECTIONS_PER_USER`.
+    pub sockets: std::sync::Arc<ws::Sockets>,
 }
 
 /// Every route of todoql.

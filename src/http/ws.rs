@@ -7,6 +7,7 @@
 //! 4408 after ten seconds.
 
 use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,6 +79,45 @@ struct Connection {
     client: Option<ClientAddr>,
 }
 
+/// Close code for a user over their socket limit.
+const TOO_MANY: u16 = 4429;
+
+/// Open sockets per signed-in user on this instance.
+#[derive(Default)]
+pub struct Sockets(Mutex<HashMap<String, usize>>);
+
+impl Sockets {
+    /// Counts a socket for `user_id` unless they already have `limit`.
+    fn open(self: &Arc<Self>, user_id: &str, limit: usize) -> Option<SocketSlot> {
+        let mut open = self.0.lock().ok()?;
+        let count = open.entry(user_id.to_owned()).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot { sockets: self.clone(), user_id: user_id.to_owned() })
+    }
+}
+
+/// One counted socket; dropping it (the socket ended) uncounts it.
+struct SocketSlot {
+    sockets: Arc<Sockets>,
+    user_id: String,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.sockets.0.lock()
+            && let Some(count) = open.get_mut(&self.user_id)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
 /// What the connection learned at `connection_init`.
 #[derive(Default)]
 struct Session {
@@ -86,6 +126,8 @@ struct Session {
     refused: Option<(u16, &'static str)>,
     /// When the token expires, seconds since the epoch.
     expires_at: Option<i64>,
+    /// The signed-in user's place in the per-user socket count, released with the session.
+    slot: Option<SocketSlot>,
 }
 
 async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connection: Connection) {
@@ -203,6 +245,18 @@ async fn initialise(
             return Err(async_graphql::Error::new("Forbidden"));
         }
     };
+    if let Viewer::User(user) = &viewer {
+        let limit = app.state.config.ws_max_connections_per_user;
+        let Some(slot) = app.sockets.open(&user.id, limit) else {
+            if let Ok(mut s) = session.lock() {
+                s.refused = Some((TOO_MANY, "too many open subscription sockets for this user"));
+            }
+            return Err(async_graphql::Error::new("too many open subscription sockets for this user"));
+        };
+        if let Ok(mut s) = session.lock() {
+            s.slot = Some(slot);
+        }
+    }
     let mut data = Data::default();
     data.insert(viewer);
     data.insert(SignedInHere::default());

@@ -418,6 +418,39 @@ async fn a_change_too_large_for_one_postgres_notification_arrives_whole() {
 
 // --- A small graphql-transport-ws / graphql-ws client -------------------------------------
 
+#[tokio::test]
+async fn a_user_over_the_socket_limit_is_refused_with_4429_until_one_closes() {
+    let app = TestApp::spawn_with(|c| c.ws_max_connections_per_user = 2).await;
+    let (user, other) = (app.sign_up().await, app.sign_up().await);
+    let mut first = connect(&app, TRANSPORT_WS).await;
+    init(&mut first, auth(&user)).await;
+    let mut second = connect(&app, TRANSPORT_WS).await;
+    init(&mut second, auth(&user)).await;
+    let mut third = connect(&app, TRANSPORT_WS).await;
+    send(&mut third, json!({ "type": "connection_init", "payload": auth(&user) })).await;
+    assert_eq!(close_code(&mut third).await, Some(4429));
+    // Another user has a budget of their own.
+    let mut theirs = connect(&app, TRANSPORT_WS).await;
+    init(&mut theirs, auth(&other)).await;
+    // Closing a socket frees its place.
+    drop(first);
+    let mut retried = None;
+    for _ in 0..50 {
+        let mut socket = connect(&app, TRANSPORT_WS).await;
+        send(&mut socket, json!({ "type": "connection_init", "payload": auth(&user) })).await;
+        if let Frame::Text(frame) = read(&mut socket).await
+            && frame["type"] == "connection_ack"
+        {
+            retried = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(retried.is_some(), "a freed place was never reused");
+    drop(second);
+}
+
+
 /// The `graphql-transport-ws` subprotocol (the graphql-ws library).
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 /// The legacy `graphql-ws` subprotocol (subscriptions-transport-ws).
