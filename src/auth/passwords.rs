@@ -32,20 +32,30 @@ static QUEUED: AtomicUsize = AtomicUsize::new(0);
 /// Runs `work` (argon2) on the blocking pool, at most one per core at a time, with a bounded
 /// queue behind them: beyond it the caller gets `SERVICE_UNAVAILABLE` at once instead of
 /// waiting without end while a flood of sign-ins takes every core from the other requests.
+///
+/// The queue place and the slot go into the blocking task and are released when the hash
+/// ends, not when the request does: a request dropped mid-hash (the client hung up, or
+/// `REQUEST_TIMEOUT` struck) cannot be cancelled on the blocking pool, and releasing its slot
+/// early would let hung-up requests pile up hashes without bound.
 async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    /// Leaves the queue however the request ends, cancelled ones included.
+    /// Leaves the queue however the hash ends, or at once when the request goes first.
     struct Place;
     impl Drop for Place {
         fn drop(&mut self) {
             QUEUED.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    let _place = Place;
+    let place = Place;
     if QUEUED.fetch_add(1, Ordering::SeqCst) >= *CORES * 8 {
         return Err(Error::ServiceUnavailable { retry_after: Some(1) });
     }
-    let _slot = SLOTS.acquire().await.map_err(|_| Error::Internal("hashing slots closed".to_owned()))?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
+    let slot = SLOTS.acquire().await.map_err(|_| Error::Internal("hashing slots closed".to_owned()))?;
+    tokio::task::spawn_blocking(move || {
+        let _held = (place, slot);
+        work()
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
 }
 
 /// Hashes a password with argon2id at OWASP's parameters (m=19456 KiB, t=2, p=1).
@@ -72,4 +82,34 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool> {
 /// Computes the dummy hash ahead of the first sign-in, so it does not skew that one's timing.
 pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_dropped_mid_hash_keeps_its_slot_until_the_hash_ends() {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let request = tokio::spawn(run(move || {
+            let _ = started_tx.send(());
+            let _ = finish_rx.recv();
+            let _ = done_tx.send(());
+            Ok(())
+        }));
+        started_rx.await.expect("the hash started");
+        let free_while_hashing = SLOTS.available_permits();
+        request.abort();
+        assert!(request.await.expect_err("aborted").is_cancelled());
+        assert_eq!(SLOTS.available_permits(), free_while_hashing, "the dropped request gave its slot back mid-hash");
+        finish_tx.send(()).expect("finish the hash");
+        done_rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the hash ended");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while SLOTS.available_permits() != free_while_hashing + 1 {
+            assert!(std::time::Instant::now() < deadline, "the slot never came back after the hash ended");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
 }

@@ -1,9 +1,14 @@
-//! Sign-in brute-force limits: failed attempts counted per email and per client address in
-//! a table, so that every instance sharing the database shares the budget.
+//! Sign-in brute-force limits: attempts counted per email and per client address in a
+//! table, so that every instance sharing the database shares the budget.
+//!
+//! An attempt is charged as a failure when it is admitted, before its password is hashed, and
+//! forgiven when it succeeds. Charging only once the hash said "wrong" would let a burst of
+//! concurrent guesses all pass the check before the first of them is counted.
 
 use std::net::IpAddr;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
+use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::config::Config;
@@ -22,60 +27,83 @@ pub struct Attempt {
 impl Attempt {
     /// An attempt to sign in as `email` from `client`.
     pub fn new(email: &str, client: Option<ClientAddr>) -> Self {
-        Self { email_key: format!("email:{email}"), client_key: client.map(|c| format!("client:{}", c.0)) }
-    }
-
-    fn keys(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.email_key.as_str()).chain(self.client_key.as_deref())
+        Self { email_key: email_key(email), client_key: client.map(|c| client_key(c.0)) }
     }
 }
 
-/// `RATE_LIMITED` (before any hashing) when the email or the client used up its failures.
-pub async fn check(db: &DatabaseConnection, config: &Config, attempt: &Attempt) -> Result<()> {
-    let now = clock::now_micros();
-    let window = window_micros(config);
-    for key in attempt.keys() {
-        let limit = if key.starts_with("email:") {
-            config.sign_in_max_failures_per_email
-        } else {
-            config.sign_in_max_failures_per_client
-        };
-        let row = db
-            .query_one_raw(statement(db, "SELECT window_start, failures FROM rate_limits WHERE key = ?", vec![key.into()]))
-            .await?;
-        if let Some(row) = row {
-            let start: i64 = row.try_get("", "window_start")?;
-            let failures: i32 = row.try_get("", "failures")?;
-            let ends = start.saturating_add(window);
-            if ends > now && failures >= i32::try_from(limit).unwrap_or(i32::MAX) {
-                let retry_after = u64::try_from((ends - now + 999_999) / 1_000_000).unwrap_or(1).max(1);
-                return Err(Error::RateLimited { retry_after });
+/// The email's key is a digest: the table then holds no addresses (nor the passwords people
+/// type into the email field), and any input fits the key column.
+fn email_key(email: &str) -> String {
+    let digest: String = Sha256::digest(email.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("email:{digest}")
+}
+
+/// The client's key: an IPv4 address, or the /64 network of an IPv6 one, since a single
+/// subscriber is handed a whole /64 and may use any address of it.
+fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("client:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("client:{v4}"),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("client:{a:x}:{b:x}:{c:x}:{d:x}::/64")
             }
-        }
+        },
     }
+}
+
+/// Admits the attempt, charging it to the client and the email as a failure until
+/// [`record_success`] forgives it; `RATE_LIMITED` (before any hashing) when either has used
+/// up its failures.
+pub async fn check(db: &DatabaseConnection, config: &Config, attempt: &Attempt) -> Result<()> {
+    // The client first: an address over its budget is refused without charging the email.
+    if let Some(client) = &attempt.client_key {
+        charge(db, config, client, config.sign_in_max_failures_per_client).await?;
+    }
+    charge(db, config, &attempt.email_key, config.sign_in_max_failures_per_email).await
+}
+
+/// A failed attempt was charged when [`check`] admitted it: nothing is left to count.
+pub async fn record_failure(_db: &DatabaseConnection, _config: &Config, _attempt: &Attempt) -> Result<()> {
     Ok(())
 }
 
-/// Counts a failed attempt against the email and the client.
-pub async fn record_failure(db: &DatabaseConnection, config: &Config, attempt: &Attempt) -> Result<()> {
-    let now = clock::now_micros();
-    let expired_before = now - window_micros(config);
-    for key in attempt.keys() {
-        // One atomic upsert: a window that has passed starts over at one failure.
-        let sql = "INSERT INTO rate_limits (key, window_start, failures) VALUES (?, ?, 1) \
-                   ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.failures + 1 END, \
-                   window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END";
-        let values = vec![key.into(), now.into(), expired_before.into(), expired_before.into(), now.into()];
-        db.execute_raw(statement(db, sql, values)).await?;
-    }
-    Ok(())
-}
-
-/// A successful sign-in clears the email's failures (not the client's).
+/// A successful sign-in clears the email's failures and takes back this attempt's charge to
+/// the client (the client's earlier failures stay).
 pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
     db.execute_raw(statement(db, "DELETE FROM rate_limits WHERE key = ?", vec![attempt.email_key.as_str().into()]))
         .await?;
+    if let Some(client) = &attempt.client_key {
+        let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
+        db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
+    }
+    Ok(())
+}
+
+/// Counts one more attempt against `key` in one atomic upsert (a window that has passed
+/// starts over), and refuses it when that makes more than `limit`.
+async fn charge(db: &DatabaseConnection, config: &Config, key: &str, limit: u32) -> Result<()> {
+    let now = clock::now_micros();
+    let window = window_micros(config);
+    let expired_before = now - window;
+    let sql = "INSERT INTO rate_limits (key, window_start, failures) VALUES (?, ?, 1) \
+               ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.failures + 1 END, \
+               window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END \
+               RETURNING window_start, failures";
+    let values = vec![key.into(), now.into(), expired_before.into(), expired_before.into(), now.into()];
+    let row = db
+        .query_one_raw(statement(db, sql, values))
+        .await?
+        .ok_or_else(|| Error::Internal("the rate-limit upsert returned no row".to_owned()))?;
+    let start: i64 = row.try_get("", "window_start")?;
+    let failures: i32 = row.try_get("", "failures")?;
+    if i64::from(failures) > i64::from(limit) {
+        let ends = start.saturating_add(window);
+        let retry_after = u64::try_from((ends - now + 999_999) / 1_000_000).unwrap_or(1).max(1);
+        return Err(Error::RateLimited { retry_after });
+    }
     Ok(())
 }
 

@@ -6,10 +6,14 @@
 mod helpers;
 
 mod auth;
+mod better_auth;
+mod fuzz;
 mod http;
 mod limits;
 mod pagination;
+mod postgres;
 mod process;
 mod schema;
 mod security;
+mod subscriptions;
 mod todos;
