@@ -41,9 +41,23 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
     let events = crate::events::Events::start(&db);
     let state = State { db, keys: Arc::new(keys), external: crate::auth::external::ExternalIssuer::from_config(&config), config: Arc::new(config), statements, events, metrics: Default::default() };
     let schema = crate::graphql::build(state.clone());
+    spawn_sweeper(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);
     Ok(http::router(App { schema, state, sockets: Default::default() }))
+}
+
+/// Every ten minutes, deletes rate-limit counters whose window has passed.
+fn spawn_sweeper(state: State) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(error) = crate::auth::throttle::sweep(&state.db, &state.config).await {
+                tracing::warn!(code = error.code(), "could not sweep expired rate limits");
+            }
+        }
+    });
 }
 
 /// Binds the configured address.

@@ -43,10 +43,13 @@ pub fn normalize_email(email: &str) -> Result<String> {
     Ok(email)
 }
 
+/// The longest password an account can have, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
 /// Checks a new password's length (it is never trimmed or altered).
 pub fn check_password(password: &str) -> Result<()> {
     let length = password.chars().count();
-    if !(8..=128).contains(&length) {
+    if !(8..=MAX_PASSWORD_CHARS).contains(&length) {
         return Err(Error::bad_input("password", "password must be 8 to 128 characters"));
     }
     Ok(())

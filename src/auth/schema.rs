@@ -52,8 +52,12 @@ impl AuthMutation {
         let db = &state.db;
         let email = input.email.trim().to_lowercase();
         let attempt = throttle::Attempt::new(&email, ctx.data_opt::<throttle::ClientAddr>().copied());
-        // Refused before any hashing: a brute force costs us one indexed read.
+        // Charged and possibly refused before any hashing: a brute force costs us one upsert.
         throttle::check(db, &state.config, &attempt).await?;
+        if input.password.chars().count() > inputs::MAX_PASSWORD_CHARS {
+            // No account has such a password: refuse without spending a hash on it.
+            return Err(Error::InvalidCredentials);
+        }
         let user = users::store::find_by_email(db, &email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let matches = passwords::verify(input.password, hash).await?;
@@ -62,10 +66,8 @@ impl AuthMutation {
                 throttle::record_success(db, &attempt).await?;
                 session(ctx, user).await
             }
-            _ => {
-                throttle::record_failure(db, &state.config, &attempt).await?;
-                Err(Error::InvalidCredentials)
-            }
+            // The failure was charged when the attempt was admitted.
+            _ => Err(Error::InvalidCredentials),
         }
     }
 

@@ -64,11 +64,6 @@ pub async fn check(db: &DatabaseConnection, config: &Config, attempt: &Attempt) 
     charge(db, config, &attempt.email_key, config.sign_in_max_failures_per_email).await
 }
 
-/// A failed attempt was charged when [`check`] admitted it: nothing is left to count.
-pub async fn record_failure(_db: &DatabaseConnection, _config: &Config, _attempt: &Attempt) -> Result<()> {
-    Ok(())
-}
-
 /// A successful sign-in clears the email's failures and takes back this attempt's charge to
 /// the client (the client's earlier failures stay).
 pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
@@ -134,6 +129,16 @@ fn statement(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Statemen
 
 /// The client address of a request: the socket peer, or with `trust_proxy = n` the n-th
 /// address from the right of `X-Forwarded-For` (each trusted proxy appends the one it saw).
+///
+/// Every `X-Forwarded-For` line counts, joined in order: a proxy that adds its own line
+/// below the client's is still the last hop.
+pub fn client_of(headers: &axum::http::HeaderMap, peer: IpAddr, trust_proxy: usize) -> Option<ClientAddr> {
+    let lines: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let forwarded = (!lines.is_empty()).then(|| lines.join(","));
+    client_addr(Some(peer), forwarded.as_deref(), trust_proxy)
+}
+
+/// The client address from the socket peer and an `X-Forwarded-For` value.
 pub fn client_addr(peer: Option<IpAddr>, forwarded_for: Option<&str>, trust_proxy: usize) -> Option<ClientAddr> {
     if trust_proxy > 0
         && let Some(header) = forwarded_for
@@ -146,4 +151,11 @@ pub fn client_addr(peer: Option<IpAddr>, forwarded_for: Option<&str>, trust_prox
         }
     }
     peer.map(ClientAddr)
+}
+
+/// Deletes counters whose window has passed, so the table holds only live budgets.
+pub async fn sweep(db: &DatabaseConnection, config: &Config) -> Result<u64> {
+    let before = clock::now_micros() - window_micros(config);
+    let swept = db.execute_raw(statement(db, "DELETE FROM rate_limits WHERE window_start < ?", vec![before.into()])).await?;
+    Ok(swept.rows_affected())
 }

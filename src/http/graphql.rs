@@ -143,8 +143,7 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
         tracing::Span::current().record("user_id", user.id.as_str());
     }
     let db = app.state.db.clone();
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = throttle::client_addr(Some(peer.ip()), forwarded, app.state.config.trust_proxy);
+    let client = throttle::client_of(&headers, peer.ip(), app.state.config.trust_proxy);
     let mut request = request
         .data(viewer)
         .data(SignedInHere::default())

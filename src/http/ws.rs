@@ -57,8 +57,7 @@ pub async fn upgrade(
         .map(|v| bearer::bearer_token(v).unwrap_or("").to_owned());
     // Operations on the socket (a `signIn` sent over it, say) are charged to the client's
     // sign-in budget exactly like the same operation over HTTP.
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = throttle::client_addr(Some(peer.ip()), forwarded, app.state.config.trust_proxy);
+    let client = throttle::client_of(&headers, peer.ip(), app.state.config.trust_proxy);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)

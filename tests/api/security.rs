@@ -140,7 +140,6 @@ async fn addresses_of_one_ipv6_slash_64_share_a_client_budget() {
 }
 
 #[tokio::test]
-#[ignore = "bug: src/http/graphql.rs reads only the first X-Forwarded-For line (HeaderMap::get)"]
 async fn a_forwarded_for_line_the_proxy_adds_below_the_clients_is_the_one_trusted() {
     let app = TestApp::spawn_with(|c| {
         c.trust_proxy = 1;
@@ -725,4 +724,15 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+#[tokio::test]
+async fn expired_rate_limit_counters_are_swept_away() {
+    let app = TestApp::spawn_with(|c| c.sign_in_window = 1).await;
+    let wrong = "mutation { signIn(input: { email: \"sweep@example.com\", password: \"wrong password\" }) { accessToken } }";
+    assert_eq!(error_code(&app.anonymous(wrong, json!({})).await), "INVALID_CREDENTIALS");
+    let db = sea_orm::Database::connect(&app.config.database.database_url).await.unwrap();
+    assert_eq!(todoql::auth::throttle::sweep(&db, &app.config).await.unwrap(), 0, "a live window stays");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(todoql::auth::throttle::sweep(&db, &app.config).await.unwrap() >= 1, "a passed window is swept");
 }
