@@ -4,13 +4,16 @@
 //! `cargo bench --bench query`
 //!
 //! The layers, from the bottom up, so their differences say where a request's time goes:
-//! - `rusqlite`: the same two statements (user exists, page of 21) with rusqlite and cached
-//!   statements: the floor.
-//! - `store`: the user lookup and `TodoStore::page` through sea-orm and sqlx.
-//! - `schema`: parse, validate and execute through the schema, with the request data the
-//!   HTTP layer attaches (viewer, loaders); no user lookup, no HTTP.
+//! - `db: rusqlite`: the two statements of a read (user exists, page of 21) with rusqlite and
+//!   cached statements: the floor. Also with the LIMIT bound as a parameter, as sea-orm sends
+//!   it: SQLite then re-prepares the statement on every run.
+//! - `db: sqlx`: the same statements through todoql's sqlx pool, without sea-orm.
+//! - `db: users::store::find`, `db: TodoStore::page`: todoql's store functions (sea-orm).
+//! - `schema.execute`: parse, validate and execute through the schema, with the request data
+//!   the HTTP layer attaches (viewer, loaders); no user lookup, no HTTP.
 //! - `router`: the whole request through the axum router in-process (no socket): header
 //!   parsing, token check, user lookup, GraphQL, JSON.
+//! - `schema.execute x50 concurrent`: 50 at once on the runtime, as under load (throughput).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request as HttpRequest, StatusCode, header};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt;
@@ -36,6 +40,8 @@ const TODOS_PER_USER: usize = 200;
 const SECRET: &str = "a benchmark secret of at least 32 bytes, honestly";
 const READ: &str = "{ todos(first: 20) { nodes { id title completed } } }";
 const ROUNDS: usize = 50;
+/// createTodo fields per seeding request: todoql allows 20 root fields per operation.
+const BATCH: usize = 20;
 
 /// A seeded database and everything needed to query it.
 struct Fixture {
@@ -78,7 +84,7 @@ async fn execute_ok(schema: &AppSchema, request: async_graphql::Request) -> asyn
 }
 
 /// Opens a fresh database the way `app::build` does and seeds it through the schema:
-/// signUp per user, then createTodo in batches of 50 aliased mutations (run in order).
+/// signUp per user, then createTodo in batches of 20 aliased mutations (run in order).
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
@@ -88,7 +94,15 @@ async fn fixture() -> Fixture {
     let (db, statements) = todoql::db::connect(&config).await.expect("connect");
     todoql::db::migrate(&db).await.expect("migrate");
     let events = todoql::events::Events::start(&db);
-    let state = State { db, keys: Arc::new(keys), config: Arc::new(config.clone()), statements, events };
+    let state = State {
+        db,
+        keys: Arc::new(keys),
+        config: Arc::new(config.clone()),
+        statements,
+        events,
+        metrics: Default::default(),
+        external: None,
+    };
     let schema = todoql::graphql::build(state.clone());
 
     let mut users = Vec::new();
@@ -100,10 +114,10 @@ async fn fixture() -> Fixture {
         let id = data["signUp"]["user"]["id"].as_str().expect("id").to_owned();
         let token = data["signUp"]["accessToken"].as_str().expect("token").to_owned();
         let viewer = || Viewer::User(AuthenticatedUser { id: id.clone() });
-        for chunk in 0..TODOS_PER_USER / 50 {
-            let fields: String = (1..=50)
+        for chunk in 0..TODOS_PER_USER / BATCH {
+            let fields: String = (1..=BATCH)
                 .map(|k| {
-                    let n = chunk * 50 + k;
+                    let n = chunk * BATCH + k;
                     format!(r#" t{n}: createTodo(input: {{title: "Todo {n} of load user {i}"}}) {{ id }}"#)
                 })
                 .collect();
@@ -115,43 +129,90 @@ async fn fixture() -> Fixture {
     Fixture { _dir: dir, path, state, schema, router, users, next: AtomicUsize::new(0) }
 }
 
+/// The page query as todoql's store sends it (all columns, one extra row for `hasNextPage`),
+/// with the limit written in (`literal`) or bound as a parameter like sea-orm binds it.
+fn page_sql(literal: bool) -> String {
+    let limit = if literal { "21" } else { "?2" };
+    format!(
+        "SELECT id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
+         description_folded FROM todos WHERE owner_id = ?1 ORDER BY created_at DESC, id DESC LIMIT {limit}"
+    )
+}
+
 fn read(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let fixture = runtime.block_on(fixture());
     let args = PageArgs::new(Some(20), None, None, None, None, None).expect("args");
 
     let mut group = c.benchmark_group("todos(first: 20)");
+    group.measurement_time(std::time::Duration::from_secs(3));
 
+    // The floor: the same two statements with rusqlite on this thread.
     let connection = rusqlite::Connection::open(&fixture.path).expect("rusqlite");
-    group.bench_function("rusqlite", |b| {
-        b.iter(|| {
-            let (id, _) = fixture.user();
-            let exists: i64 = connection
-                .prepare_cached("SELECT count(*) FROM users WHERE id = ?1")
-                .and_then(|mut s| s.query_row([id], |r| r.get(0)))
-                .expect("user");
-            let mut page = connection
-                .prepare_cached(
-                    "SELECT id, owner_id, title, description, completed, created_at, updated_at, \
-                     title_folded, description_folded FROM todos WHERE owner_id = ?1 \
-                     ORDER BY created_at DESC, id DESC LIMIT 21",
-                )
-                .expect("prepare");
-            let rows: Vec<(String, String, bool)> = page
-                .query_map([id], |r| Ok((r.get(0)?, r.get(2)?, r.get(4)?)))
-                .and_then(Iterator::collect)
+    for literal in [true, false] {
+        let name = if literal { "db: rusqlite" } else { "db: rusqlite, LIMIT bound as a parameter" };
+        let sql = page_sql(literal);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (id, _) = fixture.user();
+                let exists: i64 = connection
+                    .prepare_cached("SELECT count(*) FROM users WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+                    .expect("user");
+                let mut page = connection.prepare_cached(&sql).expect("prepare");
+                let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, bool)> {
+                    Ok((r.get(0)?, r.get(2)?, r.get(4)?))
+                };
+                let rows: Vec<(String, String, bool)> = if literal {
+                    page.query_map(rusqlite::params![id], row).and_then(Iterator::collect)
+                } else {
+                    page.query_map(rusqlite::params![id, 21], row).and_then(Iterator::collect)
+                }
                 .expect("page");
-            assert_eq!(exists, 1);
-            black_box(rows)
-        })
-    });
+                assert_eq!((exists, rows.len()), (1, 21));
+                black_box(rows)
+            })
+        });
+    }
 
-    group.bench_function("store (sea-orm + sqlx)", |b| {
+    // The same statements through todoql's sqlx pool, without sea-orm.
+    let pool = fixture.state.db.get_sqlite_connection_pool();
+    for literal in [true, false] {
+        let name = if literal { "db: sqlx" } else { "db: sqlx, LIMIT bound as a parameter" };
+        let sql = page_sql(literal);
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let (id, _) = fixture.user();
+                let exists: (i64,) = sea_orm::sqlx::query_as("SELECT count(*) FROM users WHERE id = ?1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("user");
+                let mut page = sea_orm::sqlx::query_as::<_, (String, String, String, Option<String>, bool)>(
+                    // Built from constants only.
+                    sea_orm::sqlx::AssertSqlSafe(sql.clone()),
+                )
+                .bind(id);
+                if !literal {
+                    page = page.bind(21_i64);
+                }
+                let rows = page.fetch_all(pool).await.expect("page");
+                assert_eq!((exists.0, rows.len()), (1, 21));
+                black_box(rows)
+            })
+        });
+    }
+
+    // todoql's own store functions (sea-orm over sqlx), as the HTTP layer and resolver call them.
+    group.bench_function("db: users::store::find", |b| {
         b.to_async(&runtime).iter(|| async {
             let (id, _) = fixture.user();
-            let user = todoql::users::store::find(&fixture.state.db, id).await.expect("user");
-            assert!(user.is_some());
-            let owner = AuthenticatedUser { id: id.clone() };
+            black_box(todoql::users::store::find(&fixture.state.db, id).await.expect("user"))
+        })
+    });
+    group.bench_function("db: TodoStore::page", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let owner = AuthenticatedUser { id: fixture.user().0.clone() };
             let page = TodoStore::of(&fixture.state, &owner).page(&args).await.expect("page");
             assert_eq!(page.todos.len(), 20);
             black_box(page.has_next)
@@ -167,14 +228,17 @@ fn read(c: &mut Criterion) {
     });
 
     let body = serde_json::json!({ "query": READ }).to_string();
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
     group.bench_function("router (in-process HTTP)", |b| {
         b.to_async(&runtime).iter(|| async {
             let (_, token) = fixture.user();
-            let request = HttpRequest::post("/graphql")
+            let mut request = HttpRequest::post("/graphql")
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::AUTHORIZATION, format!("Bearer {token}"))
                 .body(Body::from(body.clone()))
                 .expect("request");
+            // What `into_make_service_with_connect_info` adds for a real connection.
+            request.extensions_mut().insert(ConnectInfo(peer));
             let response = fixture.router.clone().oneshot(request).await.expect("infallible");
             assert_eq!(response.status(), StatusCode::OK);
             black_box(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body"))

@@ -7,7 +7,10 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::auth::{passwords, tokens::{ShortSecret, TokenKeys}};
+use crate::auth::{
+    passwords,
+    tokens::{ShortSecret, TokenKeys},
+};
 use crate::config::Config;
 use crate::db::{self, OpenError};
 use crate::http::{self, App};
@@ -39,7 +42,15 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
     let events = crate::events::Events::start(&db);
-    let state = State { db, keys: Arc::new(keys), external: crate::auth::external::ExternalIssuer::from_config(&config), config: Arc::new(config), statements, events, metrics: Default::default() };
+    let state = State {
+        db,
+        keys: Arc::new(keys),
+        external: crate::auth::external::ExternalIssuer::from_config(&config),
+        config: Arc::new(config),
+        statements,
+        events,
+        metrics: Default::default(),
+    };
     let schema = crate::graphql::build(state.clone());
     spawn_sweeper(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.

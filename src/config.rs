@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, then serve GraphQL over HTTP (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Apply pending migrations and exit.
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) and exit.

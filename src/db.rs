@@ -59,9 +59,7 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stateme
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut db = Database::connect(options)
-        .await
-        .map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))?;
+    let mut db = Database::connect(options).await.map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))?;
     let counter = Arc::new(StatementCounter::default());
     let counting = counter.clone();
     db.set_metric_callback(move |_| {

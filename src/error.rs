@@ -64,16 +64,12 @@ impl Error {
             Self::BadUserInput { message, .. } => message.clone(),
             Self::EmailTaken => "an account with this email already exists".to_owned(),
             Self::InvalidCredentials => "the email or password is wrong".to_owned(),
-            Self::InvalidRefreshToken => {
-                "the refresh token is invalid, expired or revoked; sign in again".to_owned()
-            }
+            Self::InvalidRefreshToken => "the refresh token is invalid, expired or revoked; sign in again".to_owned(),
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
-            Self::Database(error) if is_unavailable(error) => {
-                "the database is unavailable; retry later".to_owned()
-            }
+            Self::Database(error) if is_unavailable(error) => "the database is unavailable; retry later".to_owned(),
             Self::Database(_) | Self::Internal(_) => "internal error".to_owned(),
         }
     }

@@ -41,7 +41,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
         None => serve(cli.config).await,
     }
 }

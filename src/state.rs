@@ -33,14 +33,12 @@ pub struct State {
 impl State {
     /// The state attached to the schema `ctx` belongs to.
     pub fn of<'a>(ctx: &'a Context<'_>) -> Result<&'a State> {
-        ctx.data::<State>()
-            .map_err(|_| Error::Internal("the schema was built without its state".to_owned()))
+        ctx.data::<State>().map_err(|_| Error::Internal("the schema was built without its state".to_owned()))
     }
 }
 
 /// Per-request data the HTTP layer attaches (loaders, the viewer): its absence is a bug,
 /// reported as an internal error rather than shown to the client.
 pub fn request_data<'a, T: std::any::Any + Send + Sync>(ctx: &'a Context<'_>) -> Result<&'a T> {
-    ctx.data::<T>()
-        .map_err(|_| Error::Internal(format!("request data {} missing", std::any::type_name::<T>())))
+    ctx.data::<T>().map_err(|_| Error::Internal(format!("request data {} missing", std::any::type_name::<T>())))
 }

@@ -106,7 +106,13 @@ async fn the_page_sends_a_strict_content_security_policy_and_loads_nothing_from_
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, header::CONTENT_TYPE), "text/html; charset=utf-8");
     let policy = header(&headers, header::CONTENT_SECURITY_POLICY);
-    for directive in ["default-src 'none'", "script-src 'self';", "connect-src 'self'", "form-action 'none'", "frame-ancestors 'none'"] {
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self';",
+        "connect-src 'self'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ] {
         assert!(policy.contains(directive), "{directive} missing from {policy}");
     }
     assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"), "{policy}");
@@ -118,7 +124,10 @@ async fn the_page_sends_a_strict_content_security_policy_and_loads_nothing_from_
     assert!(!html.contains("{{"), "an unfilled placeholder in {html}");
     assert!(!html.contains("<script>") && !html.contains("style="), "inline script or style in {html}");
     for reference in references(&html) {
-        assert!(reference.starts_with("/playground/assets/") || reference == "data:,", "{reference} is not served here");
+        assert!(
+            reference.starts_with("/playground/assets/") || reference == "data:,",
+            "{reference} is not served here"
+        );
     }
     assert_eq!(assets(&html).len(), 7, "{html}");
 }
@@ -146,7 +155,8 @@ async fn assets_are_served_with_their_types_immutable_caching_and_the_policy() {
     for asset in assets(&app.page().await) {
         let (status, headers, body) = app.get(&asset, &[]).await;
         assert_eq!(status, StatusCode::OK, "{asset}");
-        let expected = if asset.ends_with(".js") { "text/javascript; charset=utf-8" } else { "text/css; charset=utf-8" };
+        let expected =
+            if asset.ends_with(".js") { "text/javascript; charset=utf-8" } else { "text/css; charset=utf-8" };
         assert_eq!(header(&headers, header::CONTENT_TYPE), expected, "{asset}");
         assert_eq!(header(&headers, header::CACHE_CONTROL), "public, max-age=31536000, immutable", "{asset}");
         assert!(header(&headers, header::CONTENT_SECURITY_POLICY).contains("script-src 'self'"), "{asset}");
@@ -191,7 +201,11 @@ async fn an_asset_the_client_already_has_answers_304() {
 #[tokio::test]
 async fn asset_names_without_the_current_content_hash_are_not_found() {
     let app = TestApp::spawn().await;
-    for path in ["/playground/assets/graphiql.min.js", "/playground/assets/graphiql.0000000000000000.min.js", "/playground/assets/..%2Fsrc%2Fmain.rs"] {
+    for path in [
+        "/playground/assets/graphiql.min.js",
+        "/playground/assets/graphiql.0000000000000000.min.js",
+        "/playground/assets/..%2Fsrc%2Fmain.rs",
+    ] {
         let (status, _, _) = app.get(path, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -224,10 +238,12 @@ async fn a_newcomer_signs_up_and_manages_todos_in_chromium_without_the_internet(
     let url = app.url("/playground");
     let screenshot: PathBuf = root().join("target/playground.png");
     let script = root().join("tests/browser/playground.mjs");
-    let outcome = tokio::task::spawn_blocking(move || run_node(&script, &[url.as_str(), &screenshot.to_string_lossy()]))
-        .await
-        .expect("browser test thread");
-    let (success, output) = outcome.unwrap_or_else(|error| panic!("cannot run node ({error}): install Node.js, then `{INSTALL}`"));
+    let outcome =
+        tokio::task::spawn_blocking(move || run_node(&script, &[url.as_str(), &screenshot.to_string_lossy()]))
+            .await
+            .expect("browser test thread");
+    let (success, output) =
+        outcome.unwrap_or_else(|error| panic!("cannot run node ({error}): install Node.js, then `{INSTALL}`"));
     println!("{output}");
     assert!(success, "the browser test failed:\n{output}");
 }

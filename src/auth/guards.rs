@@ -25,10 +25,6 @@ impl Guard for SelfOnly<'_> {
             return Ok(());
         }
         let user = Viewer::of(ctx).user()?;
-        if user.id == self.0 {
-            Ok(())
-        } else {
-            Err(Error::Forbidden.into())
-        }
+        if user.id == self.0 { Ok(()) } else { Err(Error::Forbidden.into()) }
     }
 }

@@ -11,8 +11,7 @@ use crate::error::{Error, Result};
 
 /// A hash of a password nobody has, verified when the email is unknown so that sign-in
 /// takes the same time whether or not the account exists.
-static DUMMY_HASH: LazyLock<Option<String>> =
-    LazyLock::new(|| hash_now("todoql-no-such-user").ok());
+static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_now("todoql-no-such-user").ok());
 
 /// Hashes on the current thread.
 fn hash_now(password: &str) -> Result<String> {

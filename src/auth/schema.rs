@@ -31,7 +31,11 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates an account and signs it in.
-    async fn sign_up(&self, ctx: &Context<'_>, #[graphql(desc = "The new account.")] input: SignUpInput) -> Result<AuthPayload> {
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new account.")] input: SignUpInput,
+    ) -> Result<AuthPayload> {
         let email = inputs::normalize_email(&input.email)?;
         inputs::check_password(&input.password)?;
         let name = inputs::normalize_name(&input.name)?;
@@ -47,7 +51,11 @@ impl AuthMutation {
 
     /// Signs in with email and password. A wrong password and an unknown email get the same
     /// `INVALID_CREDENTIALS` answer after the same amount of work.
-    async fn sign_in(&self, ctx: &Context<'_>, #[graphql(desc = "The account's credentials.")] input: SignInInput) -> Result<AuthPayload> {
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's credentials.")] input: SignInInput,
+    ) -> Result<AuthPayload> {
         let state = State::of(ctx)?;
         let db = &state.db;
         let email = input.email.trim().to_lowercase();

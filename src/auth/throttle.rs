@@ -156,6 +156,7 @@ pub fn client_addr(peer: Option<IpAddr>, forwarded_for: Option<&str>, trust_prox
 /// Deletes counters whose window has passed, so the table holds only live budgets.
 pub async fn sweep(db: &DatabaseConnection, config: &Config) -> Result<u64> {
     let before = clock::now_micros() - window_micros(config);
-    let swept = db.execute_raw(statement(db, "DELETE FROM rate_limits WHERE window_start < ?", vec![before.into()])).await?;
+    let swept =
+        db.execute_raw(statement(db, "DELETE FROM rate_limits WHERE window_start < ?", vec![before.into()])).await?;
     Ok(swept.rows_affected())
 }

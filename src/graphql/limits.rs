@@ -126,7 +126,8 @@ fn refuse_hostile(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> 
     for (_, operation) in document.operations.iter() {
         let extent = measure.set(&operation.node.selection_set.node);
         if extent.selections > MAX_SELECTIONS {
-            let message = format!("the operation holds over {MAX_SELECTIONS} selections once its fragments are inlined");
+            let message =
+                format!("the operation holds over {MAX_SELECTIONS} selections once its fragments are inlined");
             return Err(coded(ServerError::new(message, Some(operation.pos)), "QUERY_TOO_COMPLEX"));
         }
         let roots = extent.fields;

@@ -41,8 +41,16 @@ pub async fn post(
     };
     match media::is_json_body(&headers) {
         Some(true) => {}
-        Some(false) => return request_error(media, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json"),
-        None => return request_error(media, StatusCode::BAD_REQUEST, "the Content-Type header is missing; send application/json"),
+        Some(false) => {
+            return request_error(media, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json");
+        }
+        None => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "the Content-Type header is missing; send application/json",
+            );
+        }
     }
     match params::from_json(&body) {
         Ok(request) => execute(app, peer, headers, request, media).await,
@@ -65,7 +73,8 @@ pub async fn get(
         Err(message) => return request_error(media, StatusCode::BAD_REQUEST, &message),
     };
     if operation_type(&mut request).is_some_and(|ty| ty != OperationType::Query) {
-        let mut response = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "GET runs queries only; send mutations with POST");
+        let mut response =
+            request_error(media, StatusCode::METHOD_NOT_ALLOWED, "GET runs queries only; send mutations with POST");
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }

@@ -56,7 +56,9 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map_or_else(crate::clock::new_id, str::to_owned);
     let span = tracing::info_span!(
         "request",
@@ -69,7 +71,11 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::debug!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "served");
+        tracing::debug!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
@@ -100,8 +106,6 @@ fn cors(origins: &[String]) -> CorsLayer {
 pub(crate) fn unauthorized(message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] });
     let mut response = graphql::json_response(media::Media::Json, StatusCode::UNAUTHORIZED, body);
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     response.into_response()
 }

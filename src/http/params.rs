@@ -11,7 +11,9 @@ pub fn from_json(body: &[u8]) -> Result<Request, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
     match value {
         Value::Object(map) => from_map(map),
-        Value::Array(_) => Err("batched requests (a JSON array) are not accepted; send one request per call".to_owned()),
+        Value::Array(_) => {
+            Err("batched requests (a JSON array) are not accepted; send one request per call".to_owned())
+        }
         _ => Err("the body must be a JSON object".to_owned()),
     }
 }

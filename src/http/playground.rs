@@ -178,9 +178,11 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 §13.1.2 asks).
 fn not_modified(request: &HeaderMap, etag: &str) -> bool {
-    request.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|value| {
-        value.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
-    })
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag))
 }
 
 /// Whether `Accept-Encoding` accepts gzip (by name or `*`) with a non-zero quality.

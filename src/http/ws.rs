@@ -6,8 +6,8 @@
 //! token expires is closed with 4403, and a client that never initialises is closed with
 //! 4408 after ten seconds.
 
-use std::net::SocketAddr;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,14 +131,12 @@ struct Session {
 
 async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connection: Connection) {
     let (mut sink, stream) = socket.split();
-    let input = stream
-        .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
-            future::ready(match message {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
-                _ => None,
-            })
-        });
+    let input = stream.take_while(|message| future::ready(message.is_ok())).filter_map(|message| {
+        future::ready(match message {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+            _ => None,
+        })
+    });
     let session = Arc::new(Mutex::new(Session::default()));
     let on_init = {
         let (app, session) = (app.clone(), session.clone());

@@ -5,8 +5,8 @@ mod inputs;
 mod loader;
 mod page;
 mod schema;
-mod subscription;
 pub mod store;
+mod subscription;
 
 pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
 pub use loader::{TodoPageLoader, TodoPages};

@@ -169,15 +169,13 @@ impl TodoQuery {
 
     /// The caller's todos, newest first unless `orderBy` says otherwise.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "SignedIn",
-        complexity = "super::connection_complexity(first, last, child_complexity)"
-    )]
+    #[graphql(guard = "SignedIn", complexity = "super::connection_complexity(first, last, child_complexity)")]
     async fn todos(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Take the first n todos (0..=100; 20 when neither first nor last is given).")]
-        first: Option<i32>,
+        #[graphql(desc = "Take the first n todos (0..=100; 20 when neither first nor last is given).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
         #[graphql(desc = "Take the last n todos (0..=100).")] last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
@@ -200,7 +198,11 @@ pub struct TodoMutation;
 impl TodoMutation {
     /// Adds a todo for the caller.
     #[graphql(guard = "SignedIn")]
-    async fn create_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The new todo.")] input: CreateTodoInput) -> Result<Todo> {
+    async fn create_todo(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new todo.")] input: CreateTodoInput,
+    ) -> Result<Todo> {
         let title = inputs::normalize_title(&input.title)?;
         if let Some(description) = &input.description {
             inputs::check_description(description)?;

@@ -4,8 +4,8 @@
 //! built for; a store can only be built from an [`AuthenticatedUser`]. There is no function
 //! here that reads or writes a todo without naming its owner.
 
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
 use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, Value,
@@ -192,17 +192,30 @@ impl<'a> TodoStore<'a> {
             todos.reverse();
         }
         // Outside the window: does anything stand before `after` or after `before`?
-        if args.last.is_none() && let Some(after) = &args.after {
+        if args.last.is_none()
+            && let Some(after) = &args.after
+        {
             has_previous = self.any(beyond(after, order, false).add(matching(&args.filter))).await?;
         }
-        if args.first.is_none() && let Some(before) = &args.before {
+        if args.first.is_none()
+            && let Some(before) = &args.before
+        {
             has_next = self.any(beyond(before, order, true).add(matching(&args.filter))).await?;
         }
         Ok(Page { todos, has_previous, has_next })
     }
 
     async fn any(&self, condition: Condition) -> Result<bool> {
-        Ok(self.scope().filter(condition).select_only().column(Column::Id).limit(1).into_tuple::<String>().one(self.db).await?.is_some())
+        Ok(self
+            .scope()
+            .filter(condition)
+            .select_only()
+            .column(Column::Id)
+            .limit(1)
+            .into_tuple::<String>()
+            .one(self.db)
+            .await?
+            .is_some())
     }
 }
 

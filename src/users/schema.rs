@@ -47,8 +47,9 @@ impl User {
     async fn todos(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Take the first n todos (0..=100; 20 when neither first nor last is given).")]
-        first: Option<i32>,
+        #[graphql(desc = "Take the first n todos (0..=100; 20 when neither first nor last is given).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
         #[graphql(desc = "Take the last n todos (0..=100).")] last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,

@@ -25,11 +25,9 @@ pub async fn create(db: &DatabaseConnection, user: NewUser) -> Result<entity::Mo
         password_hash: Set(Some(user.password_hash)),
         created_at: Set(clock::now_micros()),
     };
-    Users::insert(model).exec_with_returning(db).await.map_err(|error| {
-        match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::EmailTaken,
-            _ => Error::Database(error),
-        }
+    Users::insert(model).exec_with_returning(db).await.map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::EmailTaken,
+        _ => Error::Database(error),
     })
 }
 

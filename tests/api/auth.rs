@@ -5,7 +5,8 @@ use serde_json::json;
 use crate::helpers::{PASSWORD, SECRET, TestApp, error_code, now, sign, unique};
 
 const SIGN_IN: &str = "mutation($email: String!, $password: String!) { signIn(input: { email: $email, password: $password }) { accessToken refreshToken tokenType expiresIn user { id email } } }";
-const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
+const REFRESH: &str =
+    "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
 const ME: &str = "{ me { id email name } }";
 
 #[tokio::test]
@@ -24,9 +25,10 @@ async fn sign_up_returns_tokens_and_a_normalized_user() {
     assert_eq!(payload["user"]["email"], email.trim().to_lowercase());
     assert_eq!(payload["user"]["name"], "Ann");
     assert!(payload["refreshToken"].as_str().is_some_and(|t| t.len() >= 40));
-    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(payload["accessToken"].as_str().unwrap())
-        .expect("a JWT")
-        .claims;
+    let claims =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(payload["accessToken"].as_str().unwrap())
+            .expect("a JWT")
+            .claims;
     assert_eq!(claims["sub"], payload["user"]["id"]);
     assert_eq!(claims["email"], email.trim().to_lowercase());
     assert!(claims["iat"].is_i64() && claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() == 900);
@@ -60,7 +62,9 @@ async fn sign_up_inputs_are_checked_with_the_field_named() {
         (json!({ "email": "name@example.com", "password": PASSWORD, "name": "n".repeat(101) }), "name"),
     ];
     for (input, field) in cases {
-        let body = app.anonymous("mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }", json!({ "i": input })).await;
+        let body = app
+            .anonymous("mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }", json!({ "i": input }))
+            .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{input}: {body}");
     }
@@ -179,7 +183,8 @@ async fn sign_out_revokes_the_session_and_is_always_true() {
     let user = app.sign_up().await;
     let out = app.anonymous("mutation($t: String!) { signOut(refreshToken: $t) }", json!({ "t": user.refresh })).await;
     assert_eq!(out["data"]["signOut"], true);
-    let again = app.anonymous("mutation($t: String!) { signOut(refreshToken: $t) }", json!({ "t": "never-issued" })).await;
+    let again =
+        app.anonymous("mutation($t: String!) { signOut(refreshToken: $t) }", json!({ "t": "never-issued" })).await;
     assert_eq!(again["data"]["signOut"], true);
     let body = app.anonymous(REFRESH, json!({ "t": user.refresh })).await;
     assert_eq!(error_code(&body), "INVALID_REFRESH_TOKEN");
@@ -309,7 +314,8 @@ async fn public_operations_ignore_a_stale_token() {
 #[tokio::test]
 async fn a_valid_token_of_a_deleted_user_is_unauthenticated() {
     let app = TestApp::spawn().await;
-    let ghost = sign(&json!({ "sub": "01900000-0000-7000-8000-000000000000", "iat": now(), "exp": now() + 600 }), SECRET);
+    let ghost =
+        sign(&json!({ "sub": "01900000-0000-7000-8000-000000000000", "iat": now(), "exp": now() + 600 }), SECRET);
     let (status, body) = app.post(Some(&ghost), ME, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
@@ -324,7 +330,10 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     let user = app.sign_up().await;
     let db = sea_orm::Database::connect(&app.config.database.database_url).await.unwrap();
     let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT password_hash FROM users WHERE id = '{}'", user.id)))
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT password_hash FROM users WHERE id = '{}'", user.id),
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -332,7 +341,10 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
     let tokens = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT token_hash FROM refresh_tokens WHERE user_id = '{}'", user.id)))
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT token_hash FROM refresh_tokens WHERE user_id = '{}'", user.id),
+        ))
         .await
         .unwrap()
         .unwrap();

@@ -82,9 +82,8 @@ impl BetterAuth {
             let _ = first_line.send(lines.next());
             lines.for_each(drop);
         });
-        let line = tokio::task::spawn_blocking(move || line.recv_timeout(Duration::from_secs(30)))
-            .await
-            .expect("reader");
+        let line =
+            tokio::task::spawn_blocking(move || line.recv_timeout(Duration::from_secs(30))).await.expect("reader");
         let url = line.ok().flatten().and_then(Result::ok).and_then(|line| {
             serde_json::from_str::<Value>(&line).ok().and_then(|v| v["url"].as_str().map(str::to_owned))
         });
@@ -121,7 +120,8 @@ impl BetterAuth {
 
     /// A fresh JWT for a signed-in session, from the `jwt` plugin.
     async fn jwt(&self, session: &str) -> String {
-        let response = self.client.get(format!("{}/api/auth/token", self.url)).bearer_auth(session).send().await.expect("token");
+        let response =
+            self.client.get(format!("{}/api/auth/token", self.url)).bearer_auth(session).send().await.expect("token");
         let body: Value = response.json().await.expect("JSON");
         body["token"].as_str().unwrap_or_else(|| panic!("no token from Better Auth: {body}")).to_owned()
     }
@@ -167,7 +167,14 @@ async fn on_todoql(app: &TestApp, user: &BaUser) -> TestUser {
 
 /// Asserts that todoql refuses `token` with 401 `UNAUTHENTICATED`; returns the message.
 async fn assert_refused(app: &TestApp, token: &str) -> String {
-    let response = app.client.post(app.url("/graphql")).bearer_auth(token).json(&json!({ "query": ME })).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": ME }))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 401);
     let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned);
     assert_eq!(challenge.as_deref(), Some("Bearer error=\"invalid_token\""));
@@ -314,7 +321,15 @@ async fn an_hs256_token_claiming_the_better_auth_issuer_is_rejected_whatever_its
     let better_auth = BetterAuth::start().await;
     let app = todoql_for(&better_auth).await;
     let native = app.sign_up().await;
-    let jwks: Value = better_auth.client.get(format!("{}/api/auth/jwks", better_auth.url)).send().await.expect("jwks").json().await.expect("JSON");
+    let jwks: Value = better_auth
+        .client
+        .get(format!("{}/api/auth/jwks", better_auth.url))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("JSON");
     let public_key = jwks["keys"][0]["x"].as_str().expect("x").to_owned();
     let claims = |sub: &str| json!({ "sub": sub, "iss": better_auth.url, "aud": better_auth.url, "exp": now() + 600 });
 
@@ -355,7 +370,14 @@ async fn tokens_naming_random_kids_do_not_make_todoql_hammer_the_jwks() {
 
     let claims = json!({ "sub": "x", "iss": better_auth.url, "aud": better_auth.url, "exp": now() + 600 });
     let forged: Vec<String> = (0..30)
-        .map(|i| format!("{}.{}.{}", encode(&json!({ "alg": "EdDSA", "kid": format!("random-{i}") })), encode(&claims), URL_SAFE_NO_PAD.encode([0u8; 64])))
+        .map(|i| {
+            format!(
+                "{}.{}.{}",
+                encode(&json!({ "alg": "EdDSA", "kid": format!("random-{i}") })),
+                encode(&claims),
+                URL_SAFE_NO_PAD.encode([0u8; 64])
+            )
+        })
         .collect();
     // A burst: the requests that arrive during the cooldown share one fetch at its end.
     futures::future::join_all(forged.iter().map(|token| assert_refused(&app, token))).await;
@@ -427,7 +449,12 @@ async fn todoql_serves_while_the_jwks_is_unreachable_and_picks_it_up_once_it_ans
     app.create_todo(&native, "Better Auth is down").await;
     // A token for the unreachable issuer cannot be checked: 503, not a verdict on the token.
     let claims = json!({ "sub": "x", "iss": url, "aud": url, "exp": now() + 600 });
-    let pending = format!("{}.{}.{}", encode(&json!({ "alg": "EdDSA", "kid": "k" })), encode(&claims), URL_SAFE_NO_PAD.encode([0u8; 64]));
+    let pending = format!(
+        "{}.{}.{}",
+        encode(&json!({ "alg": "EdDSA", "kid": "k" })),
+        encode(&claims),
+        URL_SAFE_NO_PAD.encode([0u8; 64])
+    );
     let (status, body) = app.post(Some(&pending), ME, json!({})).await;
     assert_eq!((status, error_code(&body)), (503, "SERVICE_UNAVAILABLE"), "{body}");
 

@@ -17,13 +17,69 @@ use crate::helpers::{SECRET, TestApp, TestUser, now, sign, unique};
 
 /// Pieces of GraphQL (and of things that are not) that mutations insert.
 const TOKENS: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", ":", "!", "$", "$id", "...", "... on Query", "... on Todo", "@include(if: true)",
-    "@skip(if: $skip)", "@deprecated", "query", "mutation", "subscription", "fragment F on Query", "...F", "__schema",
-    "__type(name: \"User\")", "__typename", "me", "todos", "todo", "owner", "nodes", "edges", "node", "id", "title",
-    "email", "first: 100", "last: 101", "first: -1", "after: \"\"", "before: \"YWJj\"", "99999999999999999999999",
-    "-9223372036854775809", "1e400", "0.5", "\"\"", "\"\\u0000\"", "\"\\uD800\"", "\"\"\"block\"\"\"", "\\", "#",
-    "null", "true", "[1, [2, [3]]]", "{ a: { b: { c: 1 } } }", "é", "😀", "\u{202e}", "\u{0}", "\t", "\n", ",",
-    "orderBy: { field: TITLE, direction: DESC }", "filter: { search: \"%_\" }", "filter: { completed: true }",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ":",
+    "!",
+    "$",
+    "$id",
+    "...",
+    "... on Query",
+    "... on Todo",
+    "@include(if: true)",
+    "@skip(if: $skip)",
+    "@deprecated",
+    "query",
+    "mutation",
+    "subscription",
+    "fragment F on Query",
+    "...F",
+    "__schema",
+    "__type(name: \"User\")",
+    "__typename",
+    "me",
+    "todos",
+    "todo",
+    "owner",
+    "nodes",
+    "edges",
+    "node",
+    "id",
+    "title",
+    "email",
+    "first: 100",
+    "last: 101",
+    "first: -1",
+    "after: \"\"",
+    "before: \"YWJj\"",
+    "99999999999999999999999",
+    "-9223372036854775809",
+    "1e400",
+    "0.5",
+    "\"\"",
+    "\"\\u0000\"",
+    "\"\\uD800\"",
+    "\"\"\"block\"\"\"",
+    "\\",
+    "#",
+    "null",
+    "true",
+    "[1, [2, [3]]]",
+    "{ a: { b: { c: 1 } } }",
+    "é",
+    "😀",
+    "\u{202e}",
+    "\u{0}",
+    "\t",
+    "\n",
+    ",",
+    "orderBy: { field: TITLE, direction: DESC }",
+    "filter: { search: \"%_\" }",
+    "filter: { completed: true }",
 ];
 
 /// Forged, broken or foreign `Authorization` values; the attacker's own token is added at run time.
@@ -35,12 +91,14 @@ fn authorizations(victim: &TestUser, attacker: &TestUser) -> Vec<String> {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
-    let unsigned = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims(&victim.id, now() + 3600)));
+    let unsigned =
+        format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims(&victim.id, now() + 3600)));
     // The attacker's signature over a payload naming the victim.
     let parts: Vec<&str> = attacker.token.split('.').collect();
     let swapped = format!("{}.{}.{}", parts[0], b64(&claims(&victim.id, now() + 3600)), parts[2]);
     let rs256 = format!("{}.{}.{}", b64(&json!({ "alg": "RS256", "typ": "JWT" })), parts[1], parts[2]);
-    let mut values: Vec<String> = [forged, expired, unsigned, swapped, rs256].iter().map(|t| format!("Bearer {t}")).collect();
+    let mut values: Vec<String> =
+        [forged, expired, unsigned, swapped, rs256].iter().map(|t| format!("Bearer {t}")).collect();
     values.extend([
         format!("bearer {}", attacker.token),
         format!("BEARER  {} ", attacker.token),
@@ -168,7 +226,8 @@ fn json_value(interesting: Vec<String>) -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(variable_name(), inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(variable_name(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -187,14 +246,15 @@ fn plausible_variables(interesting: Vec<String>) -> impl Strategy<Value = Value>
     let cursor = prop_oneof![Just(Value::Null), select(interesting.clone()).prop_map(Value::from)];
     // The first interesting value is the victim's todo id: the one an attacker goes for.
     let id = prop_oneof![3 => Just(interesting[0].clone()), 1 => select(interesting.clone())];
-    (id, (count.clone(), count), (cursor.clone(), cursor), any::<bool>(), (text.clone(), text.clone(), text))
-        .prop_map(|(id, (f, l), (a, b), flag, (title, email, password))| {
+    (id, (count.clone(), count), (cursor.clone(), cursor), any::<bool>(), (text.clone(), text.clone(), text)).prop_map(
+        |(id, (f, l), (a, b), flag, (title, email, password))| {
             json!({
                 "id": id, "f": f, "l": l, "a": a, "b": b, "skip": flag, "t": id,
                 "i": { "title": title, "description": if flag { Value::Null } else { json!(email) } },
                 "input": { "email": email, "password": password, "name": title },
             })
-        })
+        },
+    )
 }
 
 fn variables(interesting: Vec<String>) -> impl Strategy<Value = Value> {
@@ -287,14 +347,16 @@ impl Target {
         }
         let response = request.send().await.map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
         let status = response.status();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let text = response.text().await.map_err(|e| TestCaseError::fail(format!("unreadable body: {e}")))?;
         prop_assert!(!status.is_server_error(), "{status}: {text}");
         for secret in &self.secrets {
             prop_assert!(!text.contains(secret.as_str()), "the victim's {secret:?} leaked: {text}");
         }
         prop_assert!(content_type.starts_with("application/"), "{status} {content_type:?}: {text}");
-        let body: Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {text}")))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {text}")))?;
         prop_assert!(body.get("data").is_some() || body.get("errors").is_some(), "{status}: {text}");
         if let Some(errors) = body.get("errors") {
             let errors = errors.as_array().filter(|e| !e.is_empty());
@@ -323,7 +385,10 @@ impl Target {
 
     /// The victim's todo is exactly as it was created.
     async fn assert_victim_untouched(&self) {
-        let body = self.app.as_user(&self.victim, "{ todos { totalCount nodes { id title description completed } } }", json!({})).await;
+        let body = self
+            .app
+            .as_user(&self.victim, "{ todos { totalCount nodes { id title description completed } } }", json!({}))
+            .await;
         let expected = json!({ "todos": { "totalCount": 1, "nodes": [{
             "id": self.victim_todo, "title": self.secrets[0], "description": self.secrets[1], "completed": false
         }] } });
@@ -389,7 +454,16 @@ fn mutated_request_bodies_never_break_the_server_or_leak() {
         4 => prop::collection::vec(edit(), 1..8).prop_map(move |edits| mutate(&valid, &edits)),
         1 => "\\PC{0,200}",
     ];
-    let content_types = select(&["application/json", "application/json; charset=utf-8", "application/json; charset=latin1", "text/plain", "application/graphql", ""][..]);
+    let content_types = select(
+        &[
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json; charset=latin1",
+            "text/plain",
+            "application/graphql",
+            "",
+        ][..],
+    );
     let case = (bodies, content_types, target.authorization());
     fuzz(&runtime, runner, case, async |(body, content_type, authorization)| {
         let mut request = target.app.client.post(target.app.url("/graphql")).body(body);

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, error_code};
 
-const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $order: TodoOrder, $filter: TodoFilter) {
+const PAGE: &str =
+    "query($first: Int, $after: String, $last: Int, $before: String, $order: TodoOrder, $filter: TodoFilter) {
   todos(first: $first, after: $after, last: $last, before: $before, orderBy: $order, filter: $filter) {
     totalCount
     edges { cursor node { id title createdAt updatedAt } }
@@ -127,11 +128,9 @@ async fn first_and_last_together_follow_the_relay_algorithm() {
 async fn page_sizes_outside_zero_to_one_hundred_are_refused() {
     let app = TestApp::spawn().await;
     let user = app.sign_up().await;
-    for (variables, field) in [
-        (json!({ "first": 101 }), "first"),
-        (json!({ "first": -1 }), "first"),
-        (json!({ "last": 101 }), "last"),
-    ] {
+    for (variables, field) in
+        [(json!({ "first": 101 }), "first"), (json!({ "first": -1 }), "first"), (json!({ "last": 101 }), "last")]
+    {
         let body = app.as_user(&user, PAGE, variables).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field);
@@ -158,7 +157,8 @@ async fn total_count_honours_the_filter_whatever_the_cursor() {
     let filter = json!({ "search": "title 1" });
     let first = page(&app, &user, json!({ "first": 1, "filter": filter })).await;
     assert_eq!(first["totalCount"], 3);
-    let second = page(&app, &user, json!({ "first": 1, "after": first["pageInfo"]["endCursor"], "filter": filter })).await;
+    let second =
+        page(&app, &user, json!({ "first": 1, "after": first["pageInfo"]["endCursor"], "filter": filter })).await;
     assert_eq!(second["totalCount"], 3);
     assert_ne!(ids(&first), ids(&second));
 }

@@ -72,7 +72,8 @@ async fn concurrent_writers_through_two_instances_lose_nothing() {
     let ids = futures::future::join_all(writes).await;
     let listed = b.as_user(&user, "{ todos(first: 100) { totalCount nodes { id } } }", json!({})).await;
     assert_eq!(listed["data"]["todos"]["totalCount"], 40, "{listed}");
-    let seen: Vec<&str> = listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let seen: Vec<&str> =
+        listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert!(ids.iter().all(|id| seen.contains(&id.as_str())));
 }
 
@@ -129,11 +130,19 @@ async fn a_database_outage_fails_fast_and_recovers_without_a_restart() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200, "the process is alive");
     // GraphQL fails fast with SERVICE_UNAVAILABLE (bounded by the acquire timeout), not a hang.
-    let attempt = tokio::time::timeout(Duration::from_secs(20), app.post(Some(&user.token), "{ todos { totalCount } }", json!({})));
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(20),
+        app.post(Some(&user.token), "{ todos { totalCount } }", json!({})),
+    );
     let (status, body) = attempt.await.expect("answers instead of hanging");
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE");
-    let anonymous = app.anonymous("mutation { signIn(input: { email: \"a@b.c\", password: \"whatever1\" }) { accessToken } }", json!({})).await;
+    let anonymous = app
+        .anonymous(
+            "mutation { signIn(input: { email: \"a@b.c\", password: \"whatever1\" }) { accessToken } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&anonymous), "SERVICE_UNAVAILABLE", "{anonymous}");
     assert!(anonymous["errors"][0]["extensions"]["retryAfter"].is_number());
 

@@ -102,11 +102,7 @@ impl Process {
 
     /// Sends a signal by name (`TERM`, `INT`, `KILL`) with `kill(1)`.
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid())
-            .status()
-            .expect("run kill");
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.pid()).status().expect("run kill");
         assert!(status.success(), "kill -{name} {} failed: {status}", self.pid());
     }
 
@@ -505,12 +501,10 @@ async fn sigkill_loses_no_acknowledged_todo() {
 
     // A first wave, all concurrent: every one must be acknowledged.
     let mut acknowledged: Vec<String> = Vec::new();
-    let first = futures::future::join_all(
-        (0..FIRST_WAVE).map(|i| {
-            let (client, url, token) = (&server.client, &url, &token);
-            async move { create_todo(client, url, token, &format!("before the kill {i}")).await }
-        }),
-    )
+    let first = futures::future::join_all((0..FIRST_WAVE).map(|i| {
+        let (client, url, token) = (&server.client, &url, &token);
+        async move { create_todo(client, url, token, &format!("before the kill {i}")).await }
+    }))
     .await;
     for (i, id) in first.into_iter().enumerate() {
         acknowledged.push(id.unwrap_or_else(|| panic!("create {i} failed; stderr:\n{}", server.process.stderr())));

@@ -17,12 +17,7 @@ const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
 fn todoql_schema() -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(env!("CARGO_BIN_EXE_todoql"));
-    command
-        .arg("schema")
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .current_dir(dir.path())
-        .stdin(Stdio::null());
+    command.arg("schema").env_clear().env("NO_COLOR", "1").current_dir(dir.path()).stdin(Stdio::null());
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send(command.output());
@@ -83,10 +78,7 @@ fn schema_names_the_roots_query_mutation() {
     let document = parsed_schema();
     for root in ["Query", "Mutation"] {
         let found = types(&document).find(|ty| ty.name.node.as_str() == root);
-        assert!(
-            matches!(found.map(|ty| &ty.kind), Some(TypeKind::Object(_))),
-            "the SDL has no `type {root}`"
-        );
+        assert!(matches!(found.map(|ty| &ty.kind), Some(TypeKind::Object(_))), "the SDL has no `type {root}`");
     }
     // When the SDL spells out a schema block, it names these types as the roots.
     for definition in &document.definitions {

@@ -54,7 +54,10 @@ async fn concurrent_wrong_passwords_cannot_outrun_the_email_limit() {
     assert!(guessed <= 5, "{guessed} guesses were checked against the password: {codes:?}");
     assert!(codes.contains(&"RATE_LIMITED"), "{codes:?}");
     // Under load a guess may be shed before hashing; it must still have been counted.
-    assert!(codes.iter().all(|c| ["INVALID_CREDENTIALS", "RATE_LIMITED", "SERVICE_UNAVAILABLE"].contains(c)), "{codes:?}");
+    assert!(
+        codes.iter().all(|c| ["INVALID_CREDENTIALS", "RATE_LIMITED", "SERVICE_UNAVAILABLE"].contains(c)),
+        "{codes:?}"
+    );
     assert_eq!(outcome(&sign_in(&app, &user.email, PASSWORD).await), "RATE_LIMITED");
 }
 
@@ -195,7 +198,8 @@ async fn a_flood_of_sign_ins_is_shed_with_service_unavailable_while_reads_are_se
     // Its own process: the hashing queue is per process, and this flood must not starve the
     // sign-ups of tests running beside it.
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &fresh_database(dir.path()).await, &[("SIGN_IN_MAX_FAILURES_PER_CLIENT", "100000")]);
+    let server =
+        Server::start(dir.path(), &fresh_database(dir.path()).await, &[("SIGN_IN_MAX_FAILURES_PER_CLIENT", "100000")]);
     server.ready().await;
     let (token, email) = server.sign_up(PASSWORD).await;
 
@@ -207,7 +211,9 @@ async fn a_flood_of_sign_ins_is_shed_with_service_unavailable_while_reads_are_se
         let (client, url, flooding) = (server.client.clone(), server.url("/graphql"), flooding.clone());
         tokio::spawn(async move {
             let attempts = (0..flood_size).map(|_| {
-                let request = client.post(&url).json(&json!({ "query": SIGN_IN, "variables": { "input": { "email": stranger(), "password": WRONG } } }));
+                let request = client.post(&url).json(
+                    &json!({ "query": SIGN_IN, "variables": { "input": { "email": stranger(), "password": WRONG } } }),
+                );
                 async move {
                     let response = request.send().await.expect("sign-in request");
                     (response.status().as_u16(), response.json::<Value>().await.expect("JSON body"))
@@ -262,7 +268,8 @@ async fn an_operation_with_more_than_twenty_root_fields_is_refused_before_anythi
     let twenty = format!("{{ {} }}", "__typename ".repeat(20));
     assert_eq!(app.as_user(&user, &twenty, json!({})).await, json!({ "data": { "__typename": "Query" } }));
 
-    let creates: String = (0..21).map(|i| format!("t{i}: createTodo(input: {{ title: \"t{i}\" }}) {{ id }} ")).collect();
+    let creates: String =
+        (0..21).map(|i| format!("t{i}: createTodo(input: {{ title: \"t{i}\" }}) {{ id }} ")).collect();
     // Written plainly, and wrapped in fragments, which must not hide them.
     let inline = format!("mutation {{ ... on Mutation {{ {creates} }} }}");
     let spread = format!("mutation {{ ...M }} fragment M on Mutation {{ {creates} }}");
@@ -444,7 +451,8 @@ async fn a_websocket_message_over_64_kib_closes_the_socket_unread() {
         let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("request");
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
         let (mut socket, _) = within(HANG, tokio_tungstenite::connect_async(request)).await.expect("connect");
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
+        let init =
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
         socket.send(Message::text(init.to_string())).await.expect("send init");
         let ack = within(HANG, socket.next()).await.expect("an answer").expect("a message");
         assert!(ack.to_text().unwrap_or("").contains("connection_ack"), "{ack:?}");
@@ -615,7 +623,8 @@ async fn preflight(app: &TestApp, origin: &str) -> Option<String> {
 
 /// The `Access-Control-Allow-Origin` a POST from `origin` gets.
 async fn cross_origin_post(app: &TestApp, origin: &str) -> Option<String> {
-    let request = app.client.post(app.url("/graphql")).header("origin", origin).json(&json!({ "query": "{ __typename }" }));
+    let request =
+        app.client.post(app.url("/graphql")).header("origin", origin).json(&json!({ "query": "{ __typename }" }));
     allow_origin(&request.send().await.expect("request"))
 }
 
@@ -682,7 +691,8 @@ impl Server {
     }
 
     async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
-        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -695,7 +705,8 @@ impl Server {
     async fn sign_up(&self, password: &str) -> (String, String) {
         let email = stranger();
         let query = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }";
-        let (_, body) = self.graphql(None, query, json!({ "input": { "email": email, "password": password, "name": "N" } })).await;
+        let (_, body) =
+            self.graphql(None, query, json!({ "input": { "email": email, "password": password, "name": "N" } })).await;
         let token = body["data"]["signUp"]["accessToken"].as_str().unwrap_or_else(|| panic!("sign up: {body}"));
         (token.to_owned(), email)
     }
@@ -729,7 +740,8 @@ impl Drop for Server {
 #[tokio::test]
 async fn expired_rate_limit_counters_are_swept_away() {
     let app = TestApp::spawn_with(|c| c.sign_in_window = 1).await;
-    let wrong = "mutation { signIn(input: { email: \"sweep@example.com\", password: \"wrong password\" }) { accessToken } }";
+    let wrong =
+        "mutation { signIn(input: { email: \"sweep@example.com\", password: \"wrong password\" }) { accessToken } }";
     assert_eq!(error_code(&app.anonymous(wrong, json!({})).await), "INVALID_CREDENTIALS");
     let db = sea_orm::Database::connect(&app.config.database.database_url).await.unwrap();
     assert_eq!(todoql::auth::throttle::sweep(&db, &app.config).await.unwrap(), 0, "a live window stays");

@@ -39,7 +39,10 @@ async fn a_subscriber_sees_create_update_toggle_and_delete_in_order() {
     let created = next_event(&mut socket, "1").await;
     assert_eq!(created["kind"], "CREATED", "{created}");
     assert_eq!(created["todoId"], id.as_str());
-    assert_eq!(created["todo"], json!({ "id": id, "title": "Buy milk", "completed": false, "owner": { "id": user.id } }));
+    assert_eq!(
+        created["todo"],
+        json!({ "id": id, "title": "Buy milk", "completed": false, "owner": { "id": user.id } })
+    );
     let updated = next_event(&mut socket, "1").await;
     assert_eq!(updated["kind"], "UPDATED", "{updated}");
     assert_eq!(updated["todoId"], id.as_str());
@@ -98,7 +101,8 @@ async fn an_unusable_token_closes_the_socket_with_4403() {
     send(&mut socket, json!({ "type": "connection_init", "payload": {} })).await;
     assert_eq!(close_code(&mut socket).await, Some(4403));
     let mut socket = connect(&app, LEGACY_WS).await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {forged}") } })).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {forged}") } }))
+        .await;
     assert_eq!(close_code(&mut socket).await, Some(4403));
 }
 
@@ -245,7 +249,9 @@ async fn a_stalled_subscriber_is_cut_off_with_subscription_overflow_and_the_serv
     // such events; the rest must wait in the server's bounded buffer. A small receive buffer
     // on our side helps.
     let copies: String = (0..5).map(|i| format!(" d{i}: description")).collect();
-    let query = format!("subscription {{ todoEvents {{ kind todo {{ owner {{ todos(first: 100) {{ nodes {{{copies} }} }} }} }} }} }}");
+    let query = format!(
+        "subscription {{ todoEvents {{ kind todo {{ owner {{ todos(first: 100) {{ nodes {{{copies} }} }} }} }} }} }}"
+    );
     let mut stalled = connect_small(&app, TRANSPORT_WS).await;
     init(&mut stalled, auth(&user)).await;
     subscribe(&mut stalled, "1", &query).await;
@@ -254,7 +260,9 @@ async fn a_stalled_subscriber_is_cut_off_with_subscription_overflow_and_the_serv
     let description = "d".repeat(2000);
     let create = "mutation($i: CreateTodoInput!) { createTodo(input: $i) { id } }";
     let created: Vec<Value> = stream::iter(0..TODOS)
-        .map(|n| app.as_user(&user, create, json!({ "i": { "title": format!("todo {n}"), "description": description } })))
+        .map(|n| {
+            app.as_user(&user, create, json!({ "i": { "title": format!("todo {n}"), "description": description } }))
+        })
         .buffer_unordered(16)
         .collect()
         .await;
@@ -270,8 +278,12 @@ async fn a_stalled_subscriber_is_cut_off_with_subscription_overflow_and_the_serv
                 assert!(delivered <= TODOS, "more events than todos");
             }
             Frame::Text(message) => {
-                let errors = if message["type"] == "error" { &message["payload"] } else { &message["payload"]["errors"] };
-                break errors[0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("unexpected {message}")).to_owned();
+                let errors =
+                    if message["type"] == "error" { &message["payload"] } else { &message["payload"]["errors"] };
+                break errors[0]["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("unexpected {message}"))
+                    .to_owned();
             }
         }
     };
@@ -302,7 +314,11 @@ async fn concurrent_toggles_publish_updates_in_commit_order() {
 
     let toggles = (0..TOGGLES).map(|_| app.as_user(&user, TOGGLE, json!({ "id": id })));
     let bodies = futures::future::join_all(toggles).await;
-    let trues = bodies.iter().map(|b| succeed(b.clone())["toggleTodo"]["completed"].as_bool().expect("completed")).filter(|c| *c).count();
+    let trues = bodies
+        .iter()
+        .map(|b| succeed(b.clone())["toggleTodo"]["completed"].as_bool().expect("completed"))
+        .filter(|c| *c)
+        .count();
     assert_eq!(trues, TOGGLES / 2, "the toggles did not serialise: {bodies:?}");
 
     let mut completed = false;
@@ -317,8 +333,13 @@ async fn concurrent_toggles_publish_updates_in_commit_order() {
         assert!(instant(&at) > instant(&updated_at), "event {n} is older than the one before: {at} <= {updated_at}");
         updated_at = at;
     }
-    let body = app.as_user(&user, "query($id: ID!) { todo(id: $id) { completed updatedAt } }", json!({ "id": id })).await;
-    assert_eq!(body["data"]["todo"], json!({ "completed": completed, "updatedAt": updated_at }), "the last event is the final state");
+    let body =
+        app.as_user(&user, "query($id: ID!) { todo(id: $id) { completed updatedAt } }", json!({ "id": id })).await;
+    assert_eq!(
+        body["data"]["todo"],
+        json!({ "completed": completed, "updatedAt": updated_at }),
+        "the last event is the final state"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +402,8 @@ async fn sign_ins_over_the_socket_count_against_the_clients_budget() {
     let app = TestApp::spawn_with(|c| c.sign_in_max_failures_per_client = 3).await;
     let mut socket = connect(&app, TRANSPORT_WS).await;
     init(&mut socket, json!({})).await;
-    let sign_in = "mutation($email: String!) { signIn(input: { email: $email, password: \"wrong password\" }) { accessToken } }";
+    let sign_in =
+        "mutation($email: String!) { signIn(input: { email: $email, password: \"wrong password\" }) { accessToken } }";
     // A different email each time: only the per-client budget can stop this.
     let mut codes = Vec::new();
     for n in 0..4 {
@@ -398,7 +420,8 @@ async fn a_change_too_large_for_one_postgres_notification_arrives_whole() {
     let user = app.sign_up().await;
     let mut socket = connect(&app, TRANSPORT_WS).await;
     init(&mut socket, auth(&user)).await;
-    subscribe(&mut socket, "1", "subscription { todoEvents { kind todoId todo { title description completed } } }").await;
+    subscribe(&mut socket, "1", "subscription { todoEvents { kind todoId todo { title description completed } } }")
+        .await;
     // About 9 KB of JSON on its own: more than PostgreSQL's 8000-byte payload limit.
     let (title, description) = ("🍎\"".repeat(100), "🍏\\\u{1}é".repeat(500));
     let create = "mutation($i: CreateTodoInput!) { createTodo(input: $i) { id } }";
@@ -449,7 +472,6 @@ async fn a_user_over_the_socket_limit_is_refused_with_4429_until_one_closes() {
     assert!(retried.is_some(), "a freed place was never reused");
     drop(second);
 }
-
 
 /// The `graphql-transport-ws` subprotocol (the graphql-ws library).
 const TRANSPORT_WS: &str = "graphql-transport-ws";
@@ -515,7 +537,9 @@ async fn read(socket: &mut Socket) -> Frame {
 /// The next text message or close, waiting at most `wait` for each frame.
 async fn read_within(socket: &mut Socket, wait: Duration) -> Frame {
     loop {
-        let message = tokio::time::timeout(wait, socket.next()).await.unwrap_or_else(|_| panic!("nothing from the server for {wait:?}"));
+        let message = tokio::time::timeout(wait, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("nothing from the server for {wait:?}"));
         match message {
             Some(Ok(Message::Text(text))) => return Frame::Text(serde_json::from_str(&text).expect("a JSON message")),
             Some(Ok(Message::Close(frame))) => return Frame::Close(frame.map(|f| f.code.into())),

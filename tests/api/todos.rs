@@ -7,7 +7,9 @@ use crate::helpers::{TestApp, TestUser, error_code};
 const TODO_FIELDS: &str = "id title description completed createdAt updatedAt owner { id email }";
 
 async fn todo(app: &TestApp, user: &TestUser, id: &str) -> Value {
-    let body = app.as_user(user, &format!("query($id: ID!) {{ todo(id: $id) {{ {TODO_FIELDS} }} }}"), json!({ "id": id })).await;
+    let body = app
+        .as_user(user, &format!("query($id: ID!) {{ todo(id: $id) {{ {TODO_FIELDS} }} }}"), json!({ "id": id }))
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     body["data"]["todo"].clone()
 }
@@ -28,7 +30,10 @@ async fn create_then_read_back_a_todo() {
     assert_eq!(created["description"], "2 litres");
     assert_eq!(created["completed"], false);
     assert_eq!(created["createdAt"], created["updatedAt"]);
-    assert!(created["createdAt"].as_str().unwrap().ends_with("+00:00") || created["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        created["createdAt"].as_str().unwrap().ends_with("+00:00")
+            || created["createdAt"].as_str().unwrap().ends_with('Z')
+    );
     assert_eq!(created["owner"]["id"], user.id.as_str());
     assert_eq!(created["owner"]["email"], user.email.as_str());
     let read = todo(&app, &user, created["id"].as_str().unwrap()).await;
@@ -50,7 +55,9 @@ async fn todo_inputs_are_checked_with_the_field_named() {
         assert_eq!(body["errors"][0]["extensions"]["field"], field);
     }
     // Characters, not bytes: 200 emoji are a valid title; 2000 é a valid description.
-    let body = app.as_user(&user, create, json!({ "i": { "title": "🍎".repeat(200), "description": "é".repeat(2000) } })).await;
+    let body = app
+        .as_user(&user, create, json!({ "i": { "title": "🍎".repeat(200), "description": "é".repeat(2000) } }))
+        .await;
     assert!(body["data"]["createTodo"]["id"].is_string(), "{body}");
     let id = app.create_todo(&user, "x").await;
     let update = "mutation($id: ID!, $i: UpdateTodoInput!) { updateTodo(id: $id, input: $i) { id } }";
@@ -71,11 +78,16 @@ async fn update_changes_only_the_fields_given_and_advances_updated_at() {
     let app = TestApp::spawn().await;
     let user = app.sign_up().await;
     let body = app
-        .as_user(&user, "mutation { createTodo(input: { title: \"a\", description: \"keep\" }) { id updatedAt } }", json!({}))
+        .as_user(
+            &user,
+            "mutation { createTodo(input: { title: \"a\", description: \"keep\" }) { id updatedAt } }",
+            json!({}),
+        )
         .await;
     let id = body["data"]["createTodo"]["id"].as_str().unwrap().to_owned();
     let mut last = body["data"]["createTodo"]["updatedAt"].as_str().unwrap().to_owned();
-    let update = format!("mutation($id: ID!, $i: UpdateTodoInput!) {{ updateTodo(id: $id, input: $i) {{ {TODO_FIELDS} }} }}");
+    let update =
+        format!("mutation($id: ID!, $i: UpdateTodoInput!) {{ updateTodo(id: $id, input: $i) {{ {TODO_FIELDS} }} }}");
     let steps = [
         (json!({ "completed": true }), "a", Some("keep"), true),
         (json!({ "title": " b " }), "b", Some("keep"), true),
@@ -129,7 +141,8 @@ async fn another_users_todo_behaves_exactly_like_a_missing_one() {
         }
         assert!(messages.windows(2).all(|m| m[0] == m[1]));
     }
-    let mallory_list = app.as_user(&mallory, "{ todos { totalCount nodes { id } } me { todos { totalCount } } }", json!({})).await;
+    let mallory_list =
+        app.as_user(&mallory, "{ todos { totalCount nodes { id } } me { todos { totalCount } } }", json!({})).await;
     assert_eq!(mallory_list["data"]["todos"]["totalCount"], 0, "{mallory_list}");
     assert_eq!(mallory_list["data"]["me"]["todos"]["totalCount"], 0);
     let still = todo(&app, &alice, &id).await;
@@ -149,8 +162,12 @@ async fn filters_match_completion_and_literal_case_insensitive_search() {
         ("other", Some("nothing")),
         ("Straße", None),
     ] {
-        app.as_user(&user, "mutation($i: CreateTodoInput!) { createTodo(input: $i) { id } }", json!({ "i": { "title": title, "description": description } }))
-            .await;
+        app.as_user(
+            &user,
+            "mutation($i: CreateTodoInput!) { createTodo(input: $i) { id } }",
+            json!({ "i": { "title": title, "description": description } }),
+        )
+        .await;
     }
     let search = |term: &str| {
         let term = term.to_owned();
@@ -160,7 +177,12 @@ async fn filters_match_completion_and_literal_case_insensitive_search() {
             let body = app
                 .as_user(user, "query($s: String!) { todos(filter: { search: $s }, orderBy: { field: TITLE, direction: ASC }) { totalCount nodes { title } } }", json!({ "s": term }))
                 .await;
-            body["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            body["data"]["todos"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["title"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(search("ÄPFEL").await, vec!["plain", "äpfel kaufen"]);
@@ -173,7 +195,8 @@ async fn filters_match_completion_and_literal_case_insensitive_search() {
     let first = app.as_user(&user, "{ todos(first: 1, filter: { search: \"ä\" }) { nodes { id } } }", json!({})).await;
     let id = first["data"]["todos"]["nodes"][0]["id"].as_str().unwrap().to_owned();
     app.as_user(&user, "mutation($id: ID!) { toggleTodo(id: $id) { id } }", json!({ "id": id })).await;
-    let done = app.as_user(&user, "{ todos(filter: { completed: true }) { totalCount nodes { id } } }", json!({})).await;
+    let done =
+        app.as_user(&user, "{ todos(filter: { completed: true }) { totalCount nodes { id } } }", json!({})).await;
     assert_eq!(done["data"]["todos"]["totalCount"], 1);
     assert_eq!(done["data"]["todos"]["nodes"][0]["id"], id.as_str());
     let open = app.as_user(&user, "{ todos(filter: { completed: false }) { totalCount } }", json!({})).await;
@@ -204,7 +227,11 @@ async fn a_page_of_100_todos_with_owners_costs_a_constant_number_of_statements()
     let query = "{ todos(first: 100) { totalCount edges { cursor node { id title owner { id name email todos(first: 3) { totalCount nodes { id } } } } } } }";
     let mut costs = Vec::new();
     for batch in [2usize, 100] {
-        while app.as_user(&user, "{ todos { totalCount } }", json!({})).await["data"]["todos"]["totalCount"].as_u64().unwrap() < batch as u64 {
+        while app.as_user(&user, "{ todos { totalCount } }", json!({})).await["data"]["todos"]["totalCount"]
+            .as_u64()
+            .unwrap()
+            < batch as u64
+        {
             app.create_todo(&user, "t").await;
         }
         let before = app.statements().await;

@@ -7,9 +7,7 @@
 //! `.invalid` domain (RFC 6761) that can receive no mail and collide with no real address,
 //! and the claimed email is kept in the identity row.
 
-use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, QuerySelect, SqlErr, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, QuerySelect, SqlErr, TransactionTrait};
 
 use super::entity::{self, Entity as Identities};
 use super::issuer::ExternalClaims;

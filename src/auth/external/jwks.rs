@@ -96,7 +96,9 @@ impl KeySet {
         let cache = self.cache.read().map_err(|_| Missing::Unknown)?;
         match cache.keys.get(kid) {
             Some(key) => Ok(key.clone()),
-            None if cache.schedule.is_unhealthy() => Err(Missing::Unavailable(cache.schedule.wait(Instant::now()).max(Duration::from_secs(1)))),
+            None if cache.schedule.is_unhealthy() => {
+                Err(Missing::Unavailable(cache.schedule.wait(Instant::now()).max(Duration::from_secs(1))))
+            }
             None => Err(Missing::Unknown),
         }
     }
@@ -203,7 +205,9 @@ impl KeySet {
                 .map_err(|e| format!("it is not a JWK: {e}"))
                 .and_then(|jwk| VerifyingKey::from_jwk(&jwk, &self.settings));
             match decoded {
-                Ok(_) if kid.is_empty() => tracing::warn!("ignoring a JWKS key without `kid`: tokens name their key by kid"),
+                Ok(_) if kid.is_empty() => {
+                    tracing::warn!("ignoring a JWKS key without `kid`: tokens name their key by kid")
+                }
                 Ok(key) => {
                     keys.insert(kid, Arc::new(key));
                 }
@@ -269,7 +273,10 @@ mod tests {
         assert!(outcomes.iter().all(|o| *o == Some(Missing::Unknown)), "{outcomes:?}");
         assert_eq!(served.load(Ordering::SeqCst), 2, "20 unknown kids, one refetch");
         let waited = started.elapsed();
-        assert!(waited >= schedule::COOLDOWN - Duration::from_millis(500), "the refetch waited for the cooldown: {waited:?}");
+        assert!(
+            waited >= schedule::COOLDOWN - Duration::from_millis(500),
+            "the refetch waited for the cooldown: {waited:?}"
+        );
         assert!(waited < schedule::COOLDOWN * 2, "no request waited twice: {waited:?}");
     }
 

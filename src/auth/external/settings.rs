@@ -26,7 +26,9 @@ impl Settings {
             (None, Some(base)) => (better_auth_jwks(&base), origin(&base)),
             (None, None) => {
                 if config.auth_jwt_issuer.is_some() || config.auth_jwt_audience.is_some() {
-                    tracing::warn!("AUTH_JWT_ISSUER/AUTH_JWT_AUDIENCE are ignored without BETTER_AUTH_URL or AUTH_JWKS_URL");
+                    tracing::warn!(
+                        "AUTH_JWT_ISSUER/AUTH_JWT_AUDIENCE are ignored without BETTER_AUTH_URL or AUTH_JWKS_URL"
+                    );
                 }
                 return Ok(None);
             }
@@ -118,7 +120,8 @@ mod tests {
 
     #[test]
     fn a_jwks_url_alone_trusts_its_own_origin() {
-        let s = settings(|c| c.auth_jwks_url = Some("https://auth.example.com:8443/api/auth/jwks".into())).expect("configured");
+        let s = settings(|c| c.auth_jwks_url = Some("https://auth.example.com:8443/api/auth/jwks".into()))
+            .expect("configured");
         assert_eq!(s.issuer, "https://auth.example.com:8443");
         assert_eq!(s.audience, "https://auth.example.com:8443");
     }
