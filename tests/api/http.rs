@@ -175,3 +175,36 @@ fn assert_media_type(response: &reqwest::Response, expected: &str) {
     let media = content_type.split(';').next().unwrap_or("").trim();
     assert_eq!(media, expected, "Content-Type: {content_type}");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_refused_tokens_by_reason() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    app.as_user(&user, "{ todos { totalCount } }", serde_json::json!({})).await;
+    let refused = app
+        .client
+        .post(app.url("/graphql"))
+        .header("authorization", "Bearer not-a-token")
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(header(&response, reqwest::header::CONTENT_TYPE).starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains("todoql_graphql_requests_seconds_count{operation=\"todos\",outcome=\"ok\"} 1"), "{text}");
+    assert!(text.contains("todoql_graphql_requests_seconds_bucket{operation=\"signUp\""), "{text}");
+    assert!(text.contains("todoql_auth_failures_total{reason=\"the token is malformed\"} 1"), "{text}");
+    assert!(text.contains("todoql_db_pool_connections "), "{text}");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(header(&response, reqwest::header::HeaderName::from_static("x-request-id")).len() >= 16);
+    let response =
+        app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    assert_ne!(header(&response, reqwest::header::HeaderName::from_static("x-request-id")), "bad id with spaces");
+}

@@ -591,3 +591,35 @@ async fn bad_flags_print_usage_and_exit_non_zero() {
         process.assert_no_panic();
     }
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_operation_and_user_but_no_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(dir.path()).await;
+    let mut server = Server::start(dir.path(), &["serve"], &database_url, |command| {
+        command.env("JWT_SECRET", SECRET).env("LOG_FORMAT", "json").env("RUST_LOG", "todoql=debug");
+    });
+    server.ready().await;
+    let token = server.sign_up().await;
+    let response = server
+        .client
+        .post(server.url("/graphql"))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-me-42")
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    let stderr = server.process.stderr();
+    let lines: Vec<Value> = stderr.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    assert!(!lines.is_empty(), "no JSON log lines:\n{stderr}");
+    let traced = lines
+        .iter()
+        .find(|line| line.to_string().contains("trace-me-42"))
+        .unwrap_or_else(|| panic!("no log line carries the request id:\n{stderr}"));
+    let text = traced.to_string();
+    assert!(text.contains("\"operation\":\"me\""), "{text}");
+    assert!(text.contains("user_id"), "{text}");
+    assert!(!stderr.contains(&token), "the access token reached the log");
+}
