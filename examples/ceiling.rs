@@ -114,10 +114,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let app = Router::new()
-            .route("/graphql", post(graphql))
-            .route("/healthz", get(|| async { "ok" }))
-            .with_state(shared);
+        let app =
+            Router::new().route("/graphql", post(graphql)).route("/healthz", get(|| async { "ok" })).with_state(shared);
         let listener = tokio::net::TcpListener::bind(bind).await?;
         eprintln!("ceiling: serving on {}", listener.local_addr()?);
         axum::serve(listener, app).await
@@ -132,9 +130,7 @@ fn sqlite_path(url: &str) -> &str {
 }
 
 fn expired_token(secret: &str, sub: &str) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let claims = Claims { sub: sub.to_owned(), email: None, iat: Some(now - 7200), exp: now - 3600 };
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
 }
@@ -163,7 +159,10 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         return unauthorized();
     };
     if serde_json::from_slice::<GraphqlBody>(&body).is_err() {
-        return json(StatusCode::BAD_REQUEST, br#"{"errors":[{"message":"send a JSON body with a query","extensions":{"code":"BAD_REQUEST"}}]}"#.to_vec());
+        return json(
+            StatusCode::BAD_REQUEST,
+            br#"{"errors":[{"message":"send a JSON body with a query","extensions":{"code":"BAD_REQUEST"}}]}"#.to_vec(),
+        );
     }
     let page = with_connection(&shared, |c| {
         let exists = c.prepare_cached(USER_EXISTS)?.query_row([&user_id], |_| Ok(())).optional()?;
@@ -171,9 +170,8 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             return Ok(None);
         }
         let mut statement = c.prepare_cached(PAGE)?;
-        let rows = statement.query_map([&user_id], |r| {
-            Ok(Node { id: r.get(0)?, title: r.get(1)?, completed: r.get(2)? })
-        })?;
+        let rows =
+            statement.query_map([&user_id], |r| Ok(Node { id: r.get(0)?, title: r.get(1)?, completed: r.get(2)? }))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map(Some)
     });
     match page {
@@ -199,17 +197,13 @@ fn bearer(headers: &HeaderMap, shared: &Shared) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    jsonwebtoken::decode::<Claims>(token.trim(), &shared.decoding, &shared.validation)
-        .ok()
-        .map(|data| data.claims.sub)
+    jsonwebtoken::decode::<Claims>(token.trim(), &shared.decoding, &shared.validation).ok().map(|data| data.claims.sub)
 }
 
 fn unauthorized() -> Response {
     const BODY: &[u8] = br#"{"errors":[{"message":"the token is not valid","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
     let mut response = json(StatusCode::UNAUTHORIZED, BODY.to_vec());
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     response
 }
 
