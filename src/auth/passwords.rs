@@ -21,10 +21,33 @@ fn hash_now(password: &str) -> Result<String> {
     Ok(hash.to_string())
 }
 
-/// The cores available: at most this many hashes run at once.
+/// The cores available.
 static CORES: LazyLock<usize> = LazyLock::new(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-/// Hashing slots; a hash holds one while it runs on the blocking pool.
-static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(*CORES));
+/// Hashing slots, half the cores (at least one); a hash holds one while it runs. The other
+/// half stays free for reads during a sign-in flood, and at most this many 19 MiB argon2
+/// buffers are alive at once.
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new((*CORES / 2).max(1)));
+
+thread_local! {
+    /// Whether this blocking-pool thread already lowered its scheduling priority.
+    static DEPRIORITIZED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Lowers the current thread's priority (nice 10) once: a hash then yields the CPU to the
+/// request-serving threads instead of competing with them as an equal.
+fn deprioritize_this_thread() {
+    DEPRIORITIZED.with(|done| {
+        if !done.replace(true) {
+            #[cfg(target_os = "linux")]
+            // SAFETY: setpriority and gettid only read their integer arguments; on Linux,
+            // PRIO_PROCESS with a thread id changes that one thread.
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+            }
+        }
+    });
+}
 /// Requests waiting for a slot or holding one.
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
@@ -51,6 +74,7 @@ async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'stati
     let slot = SLOTS.acquire().await.map_err(|_| Error::Internal("hashing slots closed".to_owned()))?;
     tokio::task::spawn_blocking(move || {
         let _held = (place, slot);
+        deprioritize_this_thread();
         work()
     })
     .await

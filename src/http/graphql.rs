@@ -142,7 +142,9 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
             if crate::graphql::is_public_operation(&request.query, request.operation_name.as_deref()) {
                 Viewer::Anonymous
             } else {
-                tracing::info!(reason, "rejected a bearer token");
+                // Debug, not info: a flood of bad tokens must not become a flood of log lines
+                // (the metric below counts them).
+                tracing::debug!(reason, "rejected a bearer token");
                 app.state.metrics.auth_failure(reason);
                 return super::unauthorized(reason);
             }
