@@ -82,18 +82,25 @@ fn header_token(headers: &HeaderMap) -> Result<Option<&str>, Credential> {
 
 /// Verifies a token as one of todoql's own: HS256 with todoql's key, nothing else.
 pub fn from_token(token: &str, keys: &TokenKeys) -> Credential {
-    use jsonwebtoken::errors::ErrorKind;
     match keys.verify(token) {
         Ok(claims) => Credential::Valid { user_id: claims.sub, expires_at: claims.exp },
-        Err(error) => Credential::Invalid(match error.kind() {
-            ErrorKind::ExpiredSignature => "the token has expired",
-            ErrorKind::InvalidSignature => "the token's signature does not verify",
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
-            ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-            ErrorKind::InvalidAudience => "the token's audience is not accepted",
-            ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-            _ => "the token is malformed",
-        }),
+        Err(error) => Credential::Invalid(reason(error.kind())),
+    }
+}
+
+/// What a client is told about a token jsonwebtoken refused: enough to act on, nothing
+/// about the keys.
+pub(crate) fn reason(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet",
+        ErrorKind::InvalidSignature => "the token's signature does not verify",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token's audience is not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+        _ => "the token is malformed",
     }
 }
 

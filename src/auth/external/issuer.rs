@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, errors::ErrorKind};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use super::jwks::{KeySet, Missing};
@@ -131,7 +131,7 @@ impl ExternalIssuer {
         }
         let claims = jsonwebtoken::decode::<ExternalClaims>(token, &key.key, &key.validation)
             .map(|data| data.claims)
-            .map_err(|error| Rejection::Invalid(reason(error.kind())))?;
+            .map_err(|error| Rejection::Invalid(crate::auth::bearer::reason(error.kind())))?;
         if claims.sub.is_empty() || claims.sub.chars().count() > 255 {
             return Err(Rejection::Invalid("the token's subject is empty or too long"));
         }
@@ -143,18 +143,4 @@ impl ExternalIssuer {
 fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-/// What a client is told about a token jsonwebtoken refused.
-fn reason(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ExpiredSignature => "the token has expired",
-        ErrorKind::ImmatureSignature => "the token is not valid yet",
-        ErrorKind::InvalidSignature => "the token's signature does not verify",
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
-        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-        ErrorKind::InvalidAudience => "the token's audience is not accepted",
-        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-        _ => "the token is malformed",
-    }
 }
