@@ -1,0 +1,12 @@
+//! Abuse resistance (issue 3), each protection proven against the real server: sign-in rate
+//! limits, the bounded hashing queue, hostile documents, transport limits, and secrets kept out
+//! of the log.
+//!
+//! Timeouts here only turn a hang into a failure; no test asserts how fast anything is.
+
+mod documents;
+mod hashing;
+mod rate_limits;
+mod secrets;
+mod support;
+mod transport;
