@@ -6,7 +6,7 @@ mod public;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
-pub use public::is_public_operation;
+pub use public::{is_public_operation, selected_operation};
 
 use crate::auth::AuthMutation;
 use crate::state::State;

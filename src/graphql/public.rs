@@ -5,30 +5,32 @@
 
 use std::collections::HashSet;
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::Positioned;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
 
 /// Root fields that need no user.
 const PUBLIC_FIELDS: [&str; 5] = ["signUp", "signIn", "refreshSession", "signOut", "__typename"];
 
-/// Whether the operation `operation_name` selects (of `query`) has only public root fields.
-/// A document that does not parse, or names no such operation, is not public.
-pub fn is_public_operation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
-            Some(op) => op,
-            None => return false,
-        },
-        _ => return false,
-    };
-    all_public(&operation.node.selection_set.node, &document, &mut HashSet::new())
+/// The operation a request runs: the one named, or the only one when none is named.
+pub fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    }
+}
+
+/// Whether the operation `operation_name` selects has only public root fields. A document
+/// that names no such operation is not public.
+pub fn is_public_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    selected_operation(document, operation_name)
+        .is_some_and(|operation| all_public(&operation.node.selection_set.node, document, &mut HashSet::new()))
 }
 
 fn all_public(set: &SelectionSet, document: &ExecutableDocument, seen: &mut HashSet<String>) -> bool {

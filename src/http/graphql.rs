@@ -1,8 +1,9 @@
 //! GraphQL over HTTP: `POST /graphql` and `GET /graphql`, with the status codes and media
 //! types of the GraphQL over HTTP specification.
 
+use async_graphql::Positioned;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{OperationDefinition, OperationType};
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
 use std::net::SocketAddr;
@@ -81,29 +82,30 @@ pub async fn get(
     execute(app, peer, headers, request, media).await
 }
 
-/// The type of the operation a request selects, when its document parses.
-fn operation_type(request: &mut Request) -> Option<OperationType> {
+/// The operation a request selects, when its document parses (parsed once: async-graphql
+/// reuses the document the request caches).
+fn operation(request: &mut Request) -> Option<&Positioned<OperationDefinition>> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
-    let operation = match name {
-        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name))?.1,
-        None => document.operations.iter().next()?.1,
-    };
-    Some(operation.node.ty)
+    crate::graphql::selected_operation(document, name.as_deref())
+}
+
+/// The type of the operation a request selects, when its document parses.
+fn operation_type(request: &mut Request) -> Option<OperationType> {
+    operation(request).map(|operation| operation.node.ty)
+}
+
+/// Whether the request's operation has only public root fields (a document that does not
+/// parse is not public).
+fn is_public(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    request.parsed_query().is_ok_and(|document| crate::graphql::is_public_operation(document, name.as_deref()))
 }
 
 /// Names an operation by its root fields (`todos`, `createTodo`, `signIn,signUp`): bounded by
 /// the schema, so fit for a metrics label, unlike client-chosen operation names.
 fn operation_label(request: &mut Request) -> String {
-    let name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return "invalid".to_owned();
-    };
-    let operation = match &name {
-        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => document.operations.iter().next(),
-    };
-    let Some((_, operation)) = operation else {
+    let Some(operation) = operation(request) else {
         return "invalid".to_owned();
     };
     let mut fields: Vec<&str> = operation
@@ -123,7 +125,7 @@ fn operation_label(request: &mut Request) -> String {
 }
 
 /// Authenticates, attaches the per-request data and runs the request.
-async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Request, media: Media) -> Response {
+async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
     if request.query.len() > MAX_QUERY_BYTES {
         let message = format!("the query text is over {MAX_QUERY_BYTES} bytes");
         return request_error(media, StatusCode::PAYLOAD_TOO_LARGE, &message);
@@ -139,7 +141,7 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, request: Reques
         Credential::Failed(error) => return failure(media, error),
         Credential::Invalid(reason) => {
             // Sign-in mutations ignore the header, so a stale token never locks anyone out.
-            if crate::graphql::is_public_operation(&request.query, request.operation_name.as_deref()) {
+            if is_public(&mut request) {
                 Viewer::Anonymous
             } else {
                 // Debug, not info: a flood of bad tokens must not become a flood of log lines
