@@ -16,7 +16,6 @@
 //! - `schema.execute x50 concurrent`: 50 at once on the runtime, as under load (throughput).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
@@ -26,7 +25,6 @@ use axum::http::{Request as HttpRequest, StatusCode, header};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt;
 
-use todoql::auth::tokens::TokenKeys;
 use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use todoql::config::Config;
 use todoql::graphql::AppSchema;
@@ -90,19 +88,7 @@ async fn fixture() -> Fixture {
     let path = dir.path().join("bench.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let config = config(&url);
-    let keys = TokenKeys::from_config(&config).expect("keys");
-    let (db, statements) = todoql::db::connect(&config).await.expect("connect");
-    todoql::db::migrate(&db).await.expect("migrate");
-    let events = todoql::events::Events::start(&db);
-    let state = State {
-        db,
-        keys: Arc::new(keys),
-        config: Arc::new(config.clone()),
-        statements,
-        events,
-        metrics: Default::default(),
-        external: None,
-    };
+    let state = todoql::app::open(config.clone()).await.expect("state");
     let schema = todoql::graphql::build(state.clone());
 
     let mut users = Vec::new();

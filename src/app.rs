@@ -37,25 +37,33 @@ pub enum StartError {
 
 /// Opens the database, applies pending migrations and builds the router.
 pub async fn build(config: Config) -> Result<Router, StartError> {
+    let state = open(config).await?;
+    let schema = crate::graphql::build(state.clone());
+    spawn_sweeper(state.clone());
+    // Hash once now so the first sign-in's timing is like every other's.
+    tokio::task::spawn_blocking(passwords::warm_up);
+    Ok(http::router(App { schema, state, sockets: Default::default() }))
+}
+
+/// Opens the database, applies pending migrations and starts the event stream: the state
+/// the schema serves with.
+pub async fn open(config: Config) -> Result<State, StartError> {
     let keys = TokenKeys::from_config(&config)?;
     let (db, statements) = db::connect(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
     let events = crate::events::Events::start(&db);
-    let state = State {
+    let reader = db::Reader::new(&config.database.database_url, config.sqlite_inline_read_steps, statements.clone());
+    Ok(State {
         db,
+        reader: reader.map(Arc::new),
         keys: Arc::new(keys),
         external: crate::auth::external::ExternalIssuer::from_config(&config),
         config: Arc::new(config),
         statements,
         events,
         metrics: Default::default(),
-    };
-    let schema = crate::graphql::build(state.clone());
-    spawn_sweeper(state.clone());
-    // Hash once now so the first sign-in's timing is like every other's.
-    tokio::task::spawn_blocking(passwords::warm_up);
-    Ok(http::router(App { schema, state, sockets: Default::default() }))
+    })
 }
 
 /// Every ten minutes, deletes rate-limit counters whose window has passed.

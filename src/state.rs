@@ -16,6 +16,8 @@ use crate::events::Events;
 pub struct State {
     /// The database pool.
     pub db: DatabaseConnection,
+    /// On SQLite, read-only connections for the hot reads ([`crate::db::Reader`]).
+    pub reader: Option<Arc<crate::db::Reader>>,
     /// Access token keys.
     pub keys: Arc<TokenKeys>,
     /// The configuration the server started with.

@@ -132,9 +132,9 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     }
     let viewer = match bearer::authenticate(&headers, &app.state).await {
         Credential::Absent => Viewer::Anonymous,
-        Credential::Valid { user_id, .. } => match users::find(&app.state.db, &user_id).await {
-            Ok(Some(_)) => Viewer::User(AuthenticatedUser { id: user_id }),
-            Ok(None) => Viewer::Deleted,
+        Credential::Valid { user_id, .. } => match users::exists(&app.state, &user_id).await {
+            Ok(true) => Viewer::User(AuthenticatedUser { id: user_id }),
+            Ok(false) => Viewer::Deleted,
             Err(error) => return failure(media, error),
         },
         Credential::Linked { user_id, .. } => Viewer::User(AuthenticatedUser { id: user_id }),

@@ -23,7 +23,10 @@ pub async fn ready(State(app): State<App>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     let (size, idle) = pool_usage(&app.state.db);
-    let body = app.state.metrics.render(app.state.statements.total(), size, idle);
+    let mut body = app.state.metrics.render(app.state.statements.total(), size, idle);
+    if let Some(reader) = &app.state.reader {
+        reader.render(&mut body);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

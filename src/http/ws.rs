@@ -218,9 +218,10 @@ async fn initialise(
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
-            match users::find(&app.state.db, &user_id).await? {
-                Some(_) => Viewer::User(AuthenticatedUser { id: user_id }),
-                None => Viewer::Deleted,
+            if users::exists(&app.state, &user_id).await? {
+                Viewer::User(AuthenticatedUser { id: user_id })
+            } else {
+                Viewer::Deleted
             }
         }
         Some(Credential::Linked { user_id, expires_at }) => {

@@ -7,7 +7,7 @@
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, IdenStatic, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, Value,
 };
 
@@ -16,6 +16,7 @@ use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
 use crate::auth::AuthenticatedUser;
 use crate::clock;
+use crate::db::Reader;
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 use crate::state::State;
@@ -24,6 +25,7 @@ use crate::state::State;
 #[derive(Clone, Copy)]
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
+    reader: Option<&'a Reader>,
     events: &'a Events,
     owner: &'a str,
 }
@@ -52,7 +54,7 @@ pub struct Page {
 impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
-        Self { db: &state.db, events: &state.events, owner: &owner.id }
+        Self { db: &state.db, reader: state.reader.as_deref(), events: &state.events, owner: &owner.id }
     }
 
     /// All of this owner's todos: where every query starts.
@@ -177,7 +179,7 @@ impl<'a> TodoStore<'a> {
         }
         let (mut todos, mut has_previous, mut has_next) = (Vec::new(), false, false);
         if let Some(first) = args.first {
-            todos = sorted(window.clone(), order, false).limit(first + 1).all(self.db).await?;
+            todos = self.all(sorted(window.clone(), order, false).limit(first + 1)).await?;
             has_next = todos.len() as u64 > first;
             todos.truncate(first as usize);
             if let Some(last) = args.last {
@@ -186,7 +188,7 @@ impl<'a> TodoStore<'a> {
                 todos.drain(..todos.len().saturating_sub(last));
             }
         } else if let Some(last) = args.last {
-            todos = sorted(window.clone(), order, true).limit(last + 1).all(self.db).await?;
+            todos = self.all(sorted(window.clone(), order, true).limit(last + 1)).await?;
             has_previous = todos.len() as u64 > last;
             todos.truncate(last as usize);
             todos.reverse();
@@ -205,18 +207,36 @@ impl<'a> TodoStore<'a> {
         Ok(Page { todos, has_previous, has_next })
     }
 
-    async fn any(&self, condition: Condition) -> Result<bool> {
-        Ok(self
-            .scope()
-            .filter(condition)
-            .select_only()
-            .column(Column::Id)
-            .limit(1)
-            .into_tuple::<String>()
-            .one(self.db)
-            .await?
-            .is_some())
+    /// The todos `select` finds: inline on SQLite ([`Reader`]), else through the pool.
+    async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
+        if let Some(found) = self.reader.and_then(|reader| reader.select(&select, todo_of_row)) {
+            return Ok(found);
+        }
+        Ok(select.all(self.db).await?)
     }
+
+    async fn any(&self, condition: Condition) -> Result<bool> {
+        let select = self.scope().filter(condition).select_only().column(Column::Id).limit(1);
+        if let Some(found) = self.reader.and_then(|reader| reader.select(&select, |_| Ok(()))) {
+            return Ok(!found.is_empty());
+        }
+        Ok(select.into_tuple::<String>().one(self.db).await?.is_some())
+    }
+}
+
+/// A todo from a row of `SELECT` over every column, as sea-orm writes it.
+fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::Model> {
+    Ok(entity::Model {
+        id: row.get(Column::Id.as_str())?,
+        owner_id: row.get(Column::OwnerId.as_str())?,
+        title: row.get(Column::Title.as_str())?,
+        description: row.get(Column::Description.as_str())?,
+        completed: row.get(Column::Completed.as_str())?,
+        created_at: row.get(Column::CreatedAt.as_str())?,
+        updated_at: row.get(Column::UpdatedAt.as_str())?,
+        title_folded: row.get(Column::TitleFolded.as_str())?,
+        description_folded: row.get(Column::DescriptionFolded.as_str())?,
+    })
 }
 
 /// `updated_at` set to now, or one microsecond past its old value if the clock has not moved

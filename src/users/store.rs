@@ -1,10 +1,11 @@
 //! Database work on users, as plain functions of a connection.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, SqlErr};
 
 use super::entity::{self, Entity as Users};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::state::State;
 
 /// A validated new account.
 pub struct NewUser {
@@ -39,6 +40,16 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Optio
 /// The account with this id.
 pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Model>> {
     Ok(Users::find_by_id(id).one(db).await?)
+}
+
+/// Whether the account with this id exists: the check every authenticated request makes,
+/// inline on SQLite ([`crate::db::Reader`]).
+pub async fn exists(state: &State, id: &str) -> Result<bool> {
+    let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
+    if let Some(found) = state.reader.as_ref().and_then(|reader| reader.select(&select, |_| Ok(()))) {
+        return Ok(!found.is_empty());
+    }
+    Ok(select.into_tuple::<String>().one(&state.db).await?.is_some())
 }
 
 /// The accounts with these ids, in no particular order.

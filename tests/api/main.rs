@@ -9,6 +9,7 @@ mod auth;
 mod better_auth;
 mod fuzz;
 mod http;
+mod inline_reads;
 mod limits;
 mod pagination;
 mod postgres;

@@ -1,5 +1,9 @@
 //! Opening the database: the pool settings for each backend, migrations and readiness.
 
+mod reader;
+
+pub use reader::Reader;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,6 +22,11 @@ impl StatementCounter {
     /// Statements issued so far.
     pub fn total(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one statement.
+    fn count(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -62,9 +71,7 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stateme
     let mut db = Database::connect(options).await.map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))?;
     let counter = Arc::new(StatementCounter::default());
     let counting = counter.clone();
-    db.set_metric_callback(move |_| {
-        counting.0.fetch_add(1, Ordering::Relaxed);
-    });
+    db.set_metric_callback(move |_| counting.count());
     Ok((db, counter))
 }
 

@@ -1,0 +1,230 @@
+//! The hottest SQLite reads, on read-only rusqlite connections run inline.
+//!
+//! Every authenticated request checks that its user exists and most read a page of todos.
+//! Through sqlx-sqlite each of those statements crosses to the connection's worker thread
+//! and back, row by row; on two cores that thread hand-off was about half the CPU time of a
+//! read (see README, Performance). Here the same statements, built by the same sea-query
+//! code and scoped by the same functions, run on the calling thread against a read-only
+//! connection with a cached prepared statement.
+//!
+//! Running inline must never stall the runtime, so every read has a budget of SQLite
+//! virtual-machine steps ([`Config::sqlite_inline_read_steps`](crate::config::Config)): a
+//! read that goes over it (a search through a very long list, say) is interrupted and
+//! handed back to the caller, which runs it on the sqlx pool like any other statement. So
+//! is one whose values this module does not bind, or one SQLite refuses (busy, I/O error):
+//! reads are idempotent, and the pool path reports failures the usual way. In WAL mode each
+//! statement reads the last committed state, so a write acknowledged through the pool is
+//! visible to the next inline read.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use rusqlite::types::Value as SqliteValue;
+use rusqlite::{Connection, OpenFlags, Row};
+use sea_orm::sea_query::Value;
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+use sea_orm::{DbBackend, QueryTrait, Statement};
+
+use super::StatementCounter;
+
+/// The progress handler runs at most every this many virtual-machine steps.
+const STEPS_PER_TICK: u64 = 1_000;
+
+/// Read-only connections to the SQLite database file, shared by the runtime's threads.
+pub struct Reader {
+    path: PathBuf,
+    /// Connections not in use; at most one per thread reading at once is ever open.
+    idle: Mutex<Vec<Inline>>,
+    /// The progress handler runs every this many steps…
+    steps_per_tick: i32,
+    /// …and interrupts a read on its this-many-th run.
+    ticks: u32,
+    statements: Arc<StatementCounter>,
+    served: AtomicU64,
+    handed_over: AtomicU64,
+}
+
+/// A connection and the tick count of the read running on it.
+struct Inline {
+    connection: Connection,
+    ticks: Arc<AtomicU32>,
+}
+
+impl Reader {
+    /// A reader for the database at `url`; `None` when it is not a SQLite file (PostgreSQL, an
+    /// in-memory database) or `steps` is 0 (inline reads turned off).
+    pub fn new(url: &str, steps: u64, statements: Arc<StatementCounter>) -> Option<Self> {
+        if steps == 0 || !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        let path = SqliteConnectOptions::from_str(url).ok()?.get_filename().to_path_buf();
+        let steps_per_tick = steps.min(STEPS_PER_TICK);
+        Some(Self {
+            path,
+            steps_per_tick: i32::try_from(steps_per_tick).unwrap_or(1),
+            ticks: u32::try_from(steps / steps_per_tick).unwrap_or(u32::MAX),
+            idle: Mutex::default(),
+            statements,
+            served: AtomicU64::new(0),
+            handed_over: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `query` and maps its rows; `None` hands it back to the caller to run on the pool.
+    pub fn select<T>(
+        &self,
+        query: &impl QueryTrait,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Vec<T>> {
+        self.rows(&query.build(DbBackend::Sqlite), map)
+    }
+
+    /// Runs `statement` (built for SQLite) and maps its rows; `None` hands it back to the
+    /// caller to run on the pool.
+    pub fn rows<T>(&self, statement: &Statement, map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Option<Vec<T>> {
+        let values = match &statement.values {
+            Some(values) => values.0.iter().map(bindable).collect::<Option<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        self.read(|connection| {
+            let mut prepared = connection.prepare_cached(&statement.sql)?;
+            let rows = prepared.query_map(rusqlite::params_from_iter(values), map)?;
+            rows.collect()
+        })
+    }
+
+    /// Runs `read` on an idle connection (opened when none is); `None` when it went over
+    /// budget or failed.
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let inline = match idle.map_or_else(|| self.open(), Ok) {
+            Ok(inline) => inline,
+            Err(error) => return self.hand_over(&error),
+        };
+        inline.ticks.store(0, Ordering::Relaxed);
+        self.statements.count();
+        match read(&inline.connection) {
+            Ok(value) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(inline);
+                }
+                self.served.fetch_add(1, Ordering::Relaxed);
+                Some(value)
+            }
+            Err(error) => {
+                // An interrupted statement is reset when its cached handle is reused, so the
+                // connection stays fit; any other failure drops it, to be reopened.
+                if is_interrupt(&error)
+                    && let Ok(mut idle) = self.idle.lock()
+                {
+                    idle.push(inline);
+                }
+                self.hand_over(&error)
+            }
+        }
+    }
+
+    fn hand_over<T>(&self, error: &rusqlite::Error) -> Option<T> {
+        if !is_interrupt(error) {
+            tracing::warn!(%error, "an inline SQLite read failed; running it on the pool");
+        }
+        self.handed_over.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    fn open(&self) -> rusqlite::Result<Inline> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&self.path, flags)?;
+        // A read that would wait for a lock goes to the pool, where waiting does not block
+        // a runtime thread.
+        connection.busy_timeout(std::time::Duration::ZERO)?;
+        let ticks = Arc::new(AtomicU32::new(0));
+        let (counted, limit) = (ticks.clone(), self.ticks);
+        connection.progress_handler(
+            self.steps_per_tick,
+            Some(move || counted.fetch_add(1, Ordering::Relaxed) + 1 >= limit),
+        )?;
+        Ok(Inline { connection, ticks })
+    }
+
+    /// Prometheus text: reads served inline and handed over to the pool.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let (served, handed_over) = (self.served.load(Ordering::Relaxed), self.handed_over.load(Ordering::Relaxed));
+        let _ = write!(
+            out,
+            "# HELP todoql_sqlite_inline_reads_total SQLite reads run inline, by outcome (handed_over: rerun on the pool).\n\
+             # TYPE todoql_sqlite_inline_reads_total counter\n\
+             todoql_sqlite_inline_reads_total{{outcome=\"served\"}} {served}\n\
+             todoql_sqlite_inline_reads_total{{outcome=\"handed_over\"}} {handed_over}\n"
+        );
+    }
+}
+
+fn is_interrupt(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+}
+
+/// A sea-query value as SQLite binds it, for the types todoql's reads use.
+fn bindable(value: &Value) -> Option<SqliteValue> {
+    Some(match value {
+        Value::Bool(v) => v.map_or(SqliteValue::Null, |b| SqliteValue::Integer(b.into())),
+        Value::Int(v) => v.map_or(SqliteValue::Null, |n| SqliteValue::Integer(n.into())),
+        Value::BigInt(v) => v.map_or(SqliteValue::Null, SqliteValue::Integer),
+        Value::Unsigned(v) => v.map_or(SqliteValue::Null, |n| SqliteValue::Integer(n.into())),
+        Value::BigUnsigned(v) => match v {
+            Some(n) => SqliteValue::Integer(i64::try_from(*n).ok()?),
+            None => SqliteValue::Null,
+        },
+        Value::String(v) => v.clone().map_or(SqliteValue::Null, SqliteValue::Text),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_reader_without_a_sqlite_file() {
+        let counter = Arc::new(StatementCounter::default());
+        assert!(Reader::new("postgres://localhost/todoql", 1000, counter.clone()).is_none());
+        assert!(Reader::new("sqlite::memory:", 1000, counter.clone()).is_none());
+        assert!(Reader::new("sqlite://todoql.db?mode=rwc", 0, counter.clone()).is_none());
+        let reader = Reader::new("sqlite:///tmp/a%20b.db?mode=rwc", 1000, counter).expect("a file");
+        assert_eq!(reader.path, PathBuf::from("/tmp/a b.db"));
+    }
+
+    #[test]
+    fn binds_what_todoql_reads_use_and_hands_over_the_rest() {
+        assert_eq!(bindable(&Value::Bool(Some(true))), Some(SqliteValue::Integer(1)));
+        assert_eq!(bindable(&Value::BigUnsigned(Some(21))), Some(SqliteValue::Integer(21)));
+        assert_eq!(bindable(&Value::BigUnsigned(Some(u64::MAX))), None);
+        assert_eq!(bindable(&Value::String(None)), Some(SqliteValue::Null));
+        assert_eq!(bindable(&Value::Double(Some(1.5))), None);
+    }
+
+    #[test]
+    fn a_read_over_budget_is_handed_over_and_the_connection_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.db");
+        Connection::open(&path).and_then(|c| c.execute_batch("CREATE TABLE t(n); INSERT INTO t VALUES (1);")).unwrap();
+        let url = format!("sqlite://{}", path.display());
+        let reader = Reader::new(&url, 10_000, Arc::new(StatementCounter::default())).expect("reader");
+        let heavy = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c",
+        );
+        assert_eq!(reader.rows(&heavy, |row| row.get::<_, i64>(0)), None);
+        let light = Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT n FROM t");
+        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)), Some(vec![1]));
+        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)), Some(vec![1]));
+        assert_eq!(reader.idle.lock().unwrap().len(), 1, "one connection, reused after the interruption");
+        let mut text = String::new();
+        reader.render(&mut text);
+        assert!(text.contains("outcome=\"served\"} 2\n") && text.contains("outcome=\"handed_over\"} 1\n"), "{text}");
+    }
+}

@@ -1,0 +1,134 @@
+//! On SQLite the hot reads (the token's user, pages of todos) run inline on read-only
+//! connections (src/db/reader.rs): they answer exactly as the pool does, see every write that
+//! was acknowledged, and a read over its step budget is rerun on the pool.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{SECRET, TestApp, TestUser, error_code, now, sign};
+
+/// The reader's counters from `/metrics`: (served, handed over); `None` when the server has
+/// no reader (PostgreSQL, or inline reads turned off).
+async fn inline_reads(app: &TestApp) -> Option<(u64, u64)> {
+    let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let count = |outcome: &str| {
+        let prefix = format!("todoql_sqlite_inline_reads_total{{outcome=\"{outcome}\"}} ");
+        text.lines().find_map(|line| line.strip_prefix(prefix.as_str())).map(|n| n.trim().parse().expect("a count"))
+    };
+    Some((count("served")?, count("handed_over")?))
+}
+
+fn on_sqlite(app: &TestApp) -> bool {
+    app.config.database.database_url.starts_with("sqlite:")
+}
+
+const PAGE: &str =
+    "query($first: Int, $after: String, $last: Int, $before: String, $filter: TodoFilter, $orderBy: TodoOrder) {
+  todos(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
+    totalCount
+    nodes { title completed }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}";
+
+/// The same 30 todos, created one after another (every third one completed).
+async fn seed(app: &TestApp) -> TestUser {
+    let user = app.sign_up().await;
+    for n in 0..30 {
+        let id = app.create_todo(&user, &format!("Todo {n:02} {}", if n % 2 == 0 { "Äpfel" } else { "pears" })).await;
+        if n % 3 == 0 {
+            let body =
+                app.as_user(&user, "mutation($id: ID!) { toggleTodo(id: $id) { id } }", json!({ "id": id })).await;
+            assert!(body["errors"].is_null(), "{body}");
+        }
+    }
+    user
+}
+
+/// What a server answers to a walk through pages: forward by `after`, back by `before`,
+/// filtered, searched and ordered. Cursors are the server's own; the answers compared leave
+/// them out.
+async fn walk(app: &TestApp, user: &TestUser) -> Vec<Value> {
+    let mut answers = Vec::new();
+    let page = |variables: Value| async move {
+        let body = app.as_user(user, PAGE, variables).await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["todos"].clone()
+    };
+    let variants = [
+        json!({ "first": 7 }),
+        json!({ "first": 7, "orderBy": { "field": "TITLE", "direction": "ASC" } }),
+        json!({ "last": 5, "filter": { "completed": true } }),
+        json!({ "first": 4, "filter": { "search": "äPFEL", "completed": false } }),
+    ];
+    for variables in variants {
+        let mut variables = variables;
+        for _ in 0..6 {
+            let todos = page(variables.clone()).await;
+            let info = todos["pageInfo"].clone();
+            answers.push(json!([todos["totalCount"], todos["nodes"], info["hasNextPage"], info["hasPreviousPage"]]));
+            if variables.get("last").is_some() {
+                if info["hasPreviousPage"] != json!(true) {
+                    break;
+                }
+                variables["before"] = info["startCursor"].clone();
+            } else {
+                if info["hasNextPage"] != json!(true) {
+                    break;
+                }
+                variables["after"] = info["endCursor"].clone();
+            }
+        }
+    }
+    answers
+}
+
+#[tokio::test]
+async fn pages_read_inline_match_the_pool_and_over_budget_reads_move_to_it() {
+    let (inline, over_budget, pooled) = tokio::join!(
+        TestApp::spawn(),
+        TestApp::spawn_with(|c| c.sqlite_inline_read_steps = 1),
+        TestApp::spawn_with(|c| c.sqlite_inline_read_steps = 0),
+    );
+    let (a, b, c) = tokio::join!(seed(&inline), seed(&over_budget), seed(&pooled));
+    let (from_inline, from_over_budget, from_pool) =
+        tokio::join!(walk(&inline, &a), walk(&over_budget, &b), walk(&pooled, &c));
+    assert!(from_pool.len() > 12, "the walk covers several pages: {from_pool:?}");
+    assert_eq!(from_inline, from_pool);
+    assert_eq!(from_over_budget, from_pool);
+
+    assert_eq!(inline_reads(&pooled).await, None, "0 turns inline reads off");
+    if on_sqlite(&inline) {
+        let (served, handed_over) = inline_reads(&inline).await.expect("a reader on SQLite");
+        assert!(served > 60 && handed_over == 0, "served {served}, handed over {handed_over}");
+        let (served, handed_over) = inline_reads(&over_budget).await.expect("a reader on SQLite");
+        assert!(served == 0 && handed_over > 60, "served {served}, handed over {handed_over}");
+    } else {
+        assert_eq!(inline_reads(&inline).await, None, "no reader on PostgreSQL");
+    }
+}
+
+#[tokio::test]
+async fn an_inline_read_sees_every_acknowledged_write_at_once() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    let newest = "query { todos(first: 1) { nodes { id title completed } } }";
+    for n in 0..20 {
+        let id = app.create_todo(&user, &format!("written {n}")).await;
+        let body = app.as_user(&user, newest, json!({})).await;
+        assert_eq!(body["data"]["todos"]["nodes"][0]["id"], json!(id), "{body}");
+        let toggle = "mutation($id: ID!) { toggleTodo(id: $id) { id } }";
+        app.as_user(&user, toggle, json!({ "id": id })).await;
+        let body = app.as_user(&user, newest, json!({})).await;
+        assert_eq!(body["data"]["todos"]["nodes"][0]["completed"], json!(true), "{body}");
+    }
+    // The account check runs inline too: a well-signed token whose user does not exist is
+    // refused, and the user's own token still works.
+    let stranger = sign(&json!({ "sub": "no-such-user", "exp": now() + 600 }), SECRET);
+    let body = app.post(Some(&stranger), newest, json!({})).await.1;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    assert!(body["data"].is_null() || body["data"]["todos"].is_null(), "{body}");
+    if on_sqlite(&app) {
+        let (served, _) = inline_reads(&app).await.expect("a reader on SQLite");
+        assert!(served >= 80, "served {served}");
+    }
+}
