@@ -141,6 +141,9 @@ impl Reader {
         // A read that would wait for a lock goes to the pool, where waiting does not block
         // a runtime thread.
         connection.busy_timeout(std::time::Duration::ZERO)?;
+        // Plans stay fixed whatever the values bound: otherwise a statement whose plan could
+        // depend on a bound value (sea-orm binds the LIMIT) is prepared again on every run.
+        connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         let ticks = Arc::new(AtomicU32::new(0));
         let (counted, limit) = (ticks.clone(), self.ticks);
         connection.progress_handler(

@@ -25,7 +25,7 @@ const PAGE: &str =
     "query($first: Int, $after: String, $last: Int, $before: String, $filter: TodoFilter, $orderBy: TodoOrder) {
   todos(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
     totalCount
-    nodes { title completed }
+    nodes { title description completed }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }";
@@ -34,7 +34,11 @@ const PAGE: &str =
 async fn seed(app: &TestApp) -> TestUser {
     let user = app.sign_up().await;
     for n in 0..30 {
-        let id = app.create_todo(&user, &format!("Todo {n:02} {}", if n % 2 == 0 { "Äpfel" } else { "pears" })).await;
+        let title = format!("Todo {n:02} {}", if n % 2 == 0 { "Äpfel" } else { "pears" });
+        let create = "mutation($input: CreateTodoInput!) { createTodo(input: $input) { id } }";
+        let input = json!({ "title": title, "description": (n % 4 == 0).then(|| format!("note {n}")) });
+        let body = app.as_user(&user, create, json!({ "input": input })).await;
+        let id = body["data"]["createTodo"]["id"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
         if n % 3 == 0 {
             let body =
                 app.as_user(&user, "mutation($id: ID!) { toggleTodo(id: $id) { id } }", json!({ "id": id })).await;
@@ -58,6 +62,7 @@ async fn walk(app: &TestApp, user: &TestUser) -> Vec<Value> {
         json!({ "first": 7 }),
         json!({ "first": 7, "orderBy": { "field": "TITLE", "direction": "ASC" } }),
         json!({ "last": 5, "filter": { "completed": true } }),
+        json!({ "first": 6, "orderBy": { "field": "UPDATED_AT", "direction": "DESC" } }),
         json!({ "first": 4, "filter": { "search": "äPFEL", "completed": false } }),
     ];
     for variables in variants {
