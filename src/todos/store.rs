@@ -7,7 +7,7 @@
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, IdenStatic, Order,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, Value,
 };
 
