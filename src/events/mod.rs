@@ -50,6 +50,18 @@ pub struct Change {
     pub todo: Option<entity::Model>,
 }
 
+impl Change {
+    /// The change a write of `kind` made, leaving `todo` as it is now.
+    pub fn of(kind: TodoEventKind, todo: &entity::Model) -> Self {
+        Self {
+            kind,
+            todo_id: todo.id.clone(),
+            owner_id: todo.owner_id.clone(),
+            todo: (kind != TodoEventKind::Deleted).then(|| todo.clone()),
+        }
+    }
+}
+
 /// What subscribers receive, in commit order.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -109,6 +121,12 @@ impl Events {
             DatabaseBackend::Postgres => None,
             _ => Some(self.write_order.lock().await),
         }
+    }
+
+    /// Whether a write must stage its change inside its transaction ([`Events::stage`]):
+    /// on PostgreSQL; on SQLite a single statement may commit on its own.
+    pub fn stages_in_transaction(&self) -> bool {
+        self.backend == DatabaseBackend::Postgres
     }
 
     /// Stages `change` inside the writing transaction (PostgreSQL: `pg_notify`, in parts when

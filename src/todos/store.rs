@@ -4,11 +4,13 @@
 //! built for; a store can only be built from an [`AuthenticatedUser`]. There is no function
 //! here that reads or writes a todo without naming its owner.
 
-use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{
+    CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, Value,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    Statement, TransactionTrait, Value,
 };
 
 use super::entity::{self, Column, Entity as Todos, fold};
@@ -81,10 +83,7 @@ impl<'a> TodoStore<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        self.write(TodoEventKind::Created, move |txn| {
-            Box::pin(async move { Ok(Todos::insert(model).exec_with_returning(txn).await?) })
-        })
-        .await
+        self.write(TodoEventKind::Created, Write::Insert(Todos::insert(model).into_query())).await
     }
 
     /// Applies changes to a todo in one statement; `NOT_FOUND` when it is not the owner's.
@@ -116,45 +115,43 @@ impl<'a> TodoStore<'a> {
 
     async fn finish(&self, update: sea_orm::UpdateMany<Todos>, id: &str) -> Result<entity::Model> {
         let update = update.filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
-        self.write(TodoEventKind::Updated, move |txn| {
-            Box::pin(async move { update.exec_with_returning(txn).await?.into_iter().next().ok_or(Error::NotFound) })
-        })
-        .await
+        self.write(TodoEventKind::Updated, Write::Update(update.into_query())).await
     }
 
     /// Deletes a todo; `NOT_FOUND` when it is not the owner's.
     pub async fn delete(&self, id: &str) -> Result<()> {
         let delete = Todos::delete_many().filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
-        self.write(TodoEventKind::Deleted, move |txn| {
-            Box::pin(async move { delete.exec_with_returning(txn).await?.into_iter().next().ok_or(Error::NotFound) })
-        })
-        .await?;
+        self.write(TodoEventKind::Deleted, Write::Delete(delete.into_query())).await?;
         Ok(())
     }
 
-    /// Runs one write in a transaction and publishes its change, after commit and in commit
-    /// order ([`Events`]); a write that fails or rolls back publishes nothing.
+    /// Runs one write and publishes its change, after commit and in commit order
+    /// ([`Events`]); a write that fails or rolls back publishes nothing.
+    ///
+    /// On PostgreSQL the change is staged inside the write's transaction. On SQLite the
+    /// statement commits on its own (no `BEGIN`/`COMMIT` round trips) while the write-order
+    /// lock is held, so commits and events still go in the same order.
     ///
     /// The write runs in its own task: if the request is cancelled (a client hangs up, the
     /// request times out) while the commit is under way, the commit and its event still go
     /// together, so no subscriber misses a change that happened.
-    async fn write<F>(&self, kind: TodoEventKind, op: F) -> Result<entity::Model>
-    where
-        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<entity::Model>> + Send + 'static,
-    {
+    async fn write(&self, kind: TodoEventKind, write: Write) -> Result<entity::Model> {
         let (db, events) = (self.db.clone(), self.events.clone());
         let task = tokio::spawn(async move {
             let _order = events.begin().await;
-            let txn = db.begin().await?;
-            let model = op(&txn).await?;
-            let change = Change {
-                kind,
-                todo_id: model.id.clone(),
-                owner_id: model.owner_id.clone(),
-                todo: (kind != TodoEventKind::Deleted).then(|| model.clone()),
+            let statement = write.returning_row(db.get_database_backend());
+            let (model, change) = if events.stages_in_transaction() {
+                let txn = db.begin().await?;
+                let model = returned(&txn, statement).await?;
+                let change = Change::of(kind, &model);
+                events.stage(&txn, &change).await?;
+                txn.commit().await?;
+                (model, change)
+            } else {
+                let model = returned(&db, statement).await?;
+                let change = Change::of(kind, &model);
+                (model, change)
             };
-            events.stage(&txn, &change).await?;
-            txn.commit().await?;
             events.committed(change);
             Ok(model)
         });
@@ -238,6 +235,31 @@ fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::Model> {
         title_folded: row.get(Column::TitleFolded as usize)?,
         description_folded: row.get(Column::DescriptionFolded as usize)?,
     })
+}
+
+/// A write of one todo.
+enum Write {
+    Insert(InsertStatement),
+    Update(UpdateStatement),
+    Delete(DeleteStatement),
+}
+
+impl Write {
+    /// The statement for `backend`, `RETURNING` the row written, its columns in [`Column`] order.
+    fn returning_row(self, backend: DbBackend) -> Statement {
+        let columns = || Query::returning().columns(Column::iter());
+        match self {
+            Self::Insert(mut insert) => backend.build(insert.returning(columns())),
+            Self::Update(mut update) => backend.build(update.returning(columns())),
+            Self::Delete(mut delete) => backend.build(delete.returning(columns())),
+        }
+    }
+}
+
+/// The todo a write statement returned; `NOT_FOUND` when it wrote none (not the owner's).
+async fn returned(db: &impl ConnectionTrait, statement: Statement) -> Result<entity::Model> {
+    let row = db.query_one_raw(statement).await?.ok_or(Error::NotFound)?;
+    Ok(entity::Model::from_query_result(&row, "")?)
 }
 
 /// `updated_at` set to now, or one microsecond past its old value if the clock has not moved
