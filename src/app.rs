@@ -53,10 +53,18 @@ pub async fn open(config: Config) -> Result<State, StartError> {
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
     let events = crate::events::Events::start(&db);
-    let reader = db::Reader::new(&config.database.database_url, config.sqlite_inline_read_steps, statements.clone());
+    let inline = |kind| {
+        let url = &config.database.database_url;
+        db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
+    };
+    let (reader, writer) = (inline(db::Kind::Read), inline(db::Kind::Write));
+    if writer.is_some() {
+        db::spawn_checkpoints(db.clone());
+    }
     Ok(State {
         db,
-        reader: reader.map(Arc::new),
+        reader,
+        writer,
         keys: Arc::new(keys),
         external: crate::auth::external::ExternalIssuer::from_config(&config),
         config: Arc::new(config),

@@ -70,11 +70,12 @@ pub struct Config {
     /// How long a request waits for a database connection before failing, seconds.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value_t = 5)]
     pub database_acquire_timeout: u64,
-    /// SQLite only: the hot reads (the token's user, pages of todos) run inline on read-only
-    /// connections for at most this many SQLite virtual-machine steps, then move to the pool;
-    /// 0 sends every read through the pool.
-    #[arg(long, env = "SQLITE_INLINE_READ_STEPS", default_value_t = 50_000)]
-    pub sqlite_inline_read_steps: u64,
+    /// SQLite only: the hot statements (the token's user, pages of todos, todo writes) run
+    /// inline on rusqlite connections for at most this many SQLite virtual-machine steps,
+    /// without waiting for locks; one that would go over or wait moves to the pool. 0 sends
+    /// every statement through the pool.
+    #[arg(long, env = "SQLITE_INLINE_STEPS", default_value_t = 50_000)]
+    pub sqlite_inline_steps: u64,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,

@@ -16,8 +16,10 @@ use crate::events::Events;
 pub struct State {
     /// The database pool.
     pub db: DatabaseConnection,
-    /// On SQLite, read-only connections for the hot reads ([`crate::db::Reader`]).
-    pub reader: Option<Arc<crate::db::Reader>>,
+    /// On SQLite, read-only connections for the hot reads ([`crate::db::Inline`]).
+    pub reader: Option<Arc<crate::db::Inline>>,
+    /// On SQLite, the read-write connection for todo writes ([`crate::db::Inline`]).
+    pub writer: Option<Arc<crate::db::Inline>>,
     /// Access token keys.
     pub keys: Arc<TokenKeys>,
     /// The configuration the server started with.

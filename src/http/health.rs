@@ -24,8 +24,10 @@ pub async fn ready(State(app): State<App>) -> impl IntoResponse {
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     let (size, idle) = pool_usage(&app.state.db);
     let mut body = app.state.metrics.render(app.state.statements.total(), size, idle);
-    if let Some(reader) = &app.state.reader {
-        reader.render(&mut body);
+    let inline: Vec<_> = [&app.state.reader, &app.state.writer].into_iter().flatten().collect();
+    if !inline.is_empty() {
+        body.push_str(crate::db::Inline::METRIC_HEADER);
+        inline.iter().for_each(|statements| statements.render(&mut body));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -4,6 +4,8 @@
 //! built for; a store can only be built from an [`AuthenticatedUser`]. There is no function
 //! here that reads or writes a todo without naming its owner.
 
+use std::sync::Arc;
+
 use sea_orm::sea_query::{
     CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
 };
@@ -18,7 +20,7 @@ use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
 use crate::auth::AuthenticatedUser;
 use crate::clock;
-use crate::db::Reader;
+use crate::db::Inline;
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 use crate::state::State;
@@ -27,7 +29,8 @@ use crate::state::State;
 #[derive(Clone, Copy)]
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
-    reader: Option<&'a Reader>,
+    reader: Option<&'a Inline>,
+    writer: Option<&'a Arc<Inline>>,
     events: &'a Events,
     owner: &'a str,
 }
@@ -56,7 +59,8 @@ pub struct Page {
 impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
-        Self { db: &state.db, reader: state.reader.as_deref(), events: &state.events, owner: &owner.id }
+        let (reader, writer) = (state.reader.as_deref(), state.writer.as_ref());
+        Self { db: &state.db, reader, writer, events: &state.events, owner: &owner.id }
     }
 
     /// All of this owner's todos: where every query starts.
@@ -129,30 +133,29 @@ impl<'a> TodoStore<'a> {
     /// ([`Events`]); a write that fails or rolls back publishes nothing.
     ///
     /// On PostgreSQL the change is staged inside the write's transaction. On SQLite the
-    /// statement commits on its own (no `BEGIN`/`COMMIT` round trips) while the write-order
-    /// lock is held, so commits and events still go in the same order.
+    /// statement commits on its own while the write-order lock is held, so commits and events
+    /// still go in the same order: inline ([`Inline`]) when it can, else on the pool.
     ///
     /// The write runs in its own task: if the request is cancelled (a client hangs up, the
     /// request times out) while the commit is under way, the commit and its event still go
     /// together, so no subscriber misses a change that happened.
     async fn write(&self, kind: TodoEventKind, write: Write) -> Result<entity::Model> {
-        let (db, events) = (self.db.clone(), self.events.clone());
+        let (db, events, writer) = (self.db.clone(), self.events.clone(), self.writer.cloned());
         let task = tokio::spawn(async move {
             let _order = events.begin().await;
             let statement = write.returning_row(db.get_database_backend());
-            let (model, change) = if events.stages_in_transaction() {
+            let model = if events.stages_in_transaction() {
                 let txn = db.begin().await?;
                 let model = returned(&txn, statement).await?;
-                let change = Change::of(kind, &model);
-                events.stage(&txn, &change).await?;
+                events.stage(&txn, &Change::of(kind, &model)).await?;
                 txn.commit().await?;
-                (model, change)
+                model
+            } else if let Some(rows) = writer.and_then(|writer| writer.rows(&statement, todo_of_row)) {
+                rows.into_iter().next().ok_or(Error::NotFound)?
             } else {
-                let model = returned(&db, statement).await?;
-                let change = Change::of(kind, &model);
-                (model, change)
+                returned(&db, statement).await?
             };
-            events.committed(change);
+            events.committed(Change::of(kind, &model));
             Ok(model)
         });
         task.await.map_err(|e| Error::Internal(format!("write task failed: {e}")))?

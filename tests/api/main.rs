@@ -9,7 +9,7 @@ mod auth;
 mod better_auth;
 mod fuzz;
 mod http;
-mod inline_reads;
+mod inline;
 mod limits;
 mod pagination;
 mod postgres;

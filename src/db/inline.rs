@@ -1,20 +1,26 @@
-//! The hottest SQLite reads, on read-only rusqlite connections run inline.
+//! The hottest SQLite statements, on rusqlite connections run inline.
 //!
-//! Every authenticated request checks that its user exists and most read a page of todos.
-//! Through sqlx-sqlite each of those statements crosses to the connection's worker thread
-//! and back, row by row; on two cores that thread hand-off was about half the CPU time of a
-//! read (see README, Performance). Here the same statements, built by the same sea-query
-//! code and scoped by the same functions, run on the calling thread against a read-only
-//! connection with a cached prepared statement.
+//! Every authenticated request checks that its user exists, most read a page of todos, and
+//! the rest mostly write one todo. Through sqlx-sqlite each statement crosses to the
+//! connection's worker thread and back, row by row; on two cores that thread hand-off was
+//! about half the CPU time of a read (see README, Performance). Here the same statements,
+//! built by the same sea-query code and scoped by the same functions, run on the calling
+//! thread with a cached prepared statement: reads on read-only connections, todo writes on
+//! one read-write connection (todo writes already go one at a time, in commit order, under
+//! [`Events::begin`](crate::events::Events::begin)).
 //!
-//! Running inline must never stall the runtime, so every read has a budget of SQLite
-//! virtual-machine steps ([`Config::sqlite_inline_read_steps`](crate::config::Config)): a
-//! read that goes over it (a search through a very long list, say) is interrupted and
-//! handed back to the caller, which runs it on the sqlx pool like any other statement. So
-//! is one whose values this module does not bind, or one SQLite refuses (busy, I/O error):
-//! reads are idempotent, and the pool path reports failures the usual way. In WAL mode each
-//! statement reads the last committed state, so a write acknowledged through the pool is
-//! visible to the next inline read.
+//! Running inline must never stall the runtime, so every statement has a budget of SQLite
+//! virtual-machine steps ([`Config::sqlite_inline_steps`](crate::config::Config)) and never
+//! waits for a lock: one that goes over its budget (a search through a very long list, say)
+//! is interrupted, and one that would wait is refused at once; either is handed back to the
+//! caller, which runs it on the sqlx pool like any other statement. So is one whose values
+//! this module does not bind, or one SQLite fails. That is safe because a statement here
+//! is a read, or a single write that commits on its own: one that fails or is interrupted
+//! has changed nothing. The pool path then waits or reports the failure the usual way. In
+//! WAL mode each statement reads the last committed state, whichever connection wrote it.
+//!
+//! The inline writer does not checkpoint the WAL (a checkpoint waits on the disk):
+//! [`checkpoint`](super::checkpoint) does, from the pool, every second.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -33,11 +39,12 @@ use super::StatementCounter;
 /// The progress handler runs at most every this many virtual-machine steps.
 const STEPS_PER_TICK: u64 = 1_000;
 
-/// Read-only connections to the SQLite database file, shared by the runtime's threads.
-pub struct Reader {
+/// Connections to the SQLite database file, shared by the runtime's threads.
+pub struct Inline {
     path: PathBuf,
-    /// Connections not in use; at most one per thread reading at once is ever open.
-    idle: Mutex<Vec<Inline>>,
+    kind: Kind,
+    /// Connections not in use; at most one per thread running a statement is ever open.
+    idle: Mutex<Vec<Held>>,
     /// The progress handler runs every this many steps…
     steps_per_tick: i32,
     /// …and interrupts a read on its this-many-th run.
@@ -47,16 +54,25 @@ pub struct Reader {
     handed_over: AtomicU64,
 }
 
-/// A connection and the tick count of the read running on it.
-struct Inline {
+/// What the connections may do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Read-only connections.
+    Read,
+    /// Read-write connections.
+    Write,
+}
+
+/// A connection and the tick count of the statement running on it.
+struct Held {
     connection: Connection,
     ticks: Arc<AtomicU32>,
 }
 
-impl Reader {
-    /// A reader for the database at `url`; `None` when it is not a SQLite file (PostgreSQL, an
-    /// in-memory database) or `steps` is 0 (inline reads turned off).
-    pub fn new(url: &str, steps: u64, statements: Arc<StatementCounter>) -> Option<Self> {
+impl Inline {
+    /// Inline connections of `kind` to the database at `url`; `None` when it is not a SQLite
+    /// file (PostgreSQL, an in-memory database) or `steps` is 0 (inline statements turned off).
+    pub fn new(url: &str, kind: Kind, steps: u64, statements: Arc<StatementCounter>) -> Option<Self> {
         if steps == 0 || !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
             return None;
         }
@@ -64,6 +80,7 @@ impl Reader {
         let steps_per_tick = steps.min(STEPS_PER_TICK);
         Some(Self {
             path,
+            kind,
             steps_per_tick: i32::try_from(steps_per_tick).unwrap_or(1),
             ticks: u32::try_from(steps / steps_per_tick).unwrap_or(u32::MAX),
             idle: Mutex::default(),
@@ -74,6 +91,7 @@ impl Reader {
     }
 
     /// Runs `query` and maps its rows; `None` hands it back to the caller to run on the pool.
+    /// A write must be a single statement (it commits on its own).
     pub fn select<T>(
         &self,
         query: &impl QueryTrait,
@@ -89,7 +107,7 @@ impl Reader {
             Some(values) => values.0.iter().map(bindable).collect::<Option<Vec<_>>>()?,
             None => Vec::new(),
         };
-        self.read(|connection| {
+        self.run(|connection| {
             let mut prepared = connection.prepare_cached(&statement.sql)?;
             let rows = prepared.query_map(rusqlite::params_from_iter(values), map)?;
             rows.collect()
@@ -98,7 +116,7 @@ impl Reader {
 
     /// Runs `read` on an idle connection (opened when none is); `None` when it went over
     /// budget or failed.
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+    fn run<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let inline = match idle.map_or_else(|| self.open(), Ok) {
             Ok(inline) => inline,
@@ -129,18 +147,27 @@ impl Reader {
 
     fn hand_over<T>(&self, error: &rusqlite::Error) -> Option<T> {
         if !is_interrupt(error) {
-            tracing::warn!(%error, "an inline SQLite read failed; running it on the pool");
+            tracing::debug!(%error, kind = ?self.kind, "an inline SQLite statement was refused; running it on the pool");
         }
         self.handed_over.fetch_add(1, Ordering::Relaxed);
         None
     }
 
-    fn open(&self) -> rusqlite::Result<Inline> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(&self.path, flags)?;
-        // A read that would wait for a lock goes to the pool, where waiting does not block
-        // a runtime thread.
+    fn open(&self) -> rusqlite::Result<Held> {
+        let access = match self.kind {
+            Kind::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Kind::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        };
+        let connection = Connection::open_with_flags(&self.path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        // A statement that would wait for a lock goes to the pool, where waiting does not
+        // block a runtime thread.
         connection.busy_timeout(std::time::Duration::ZERO)?;
+        if self.kind == Kind::Write {
+            // As the pool's connections write (src/db/mod.rs), but never checkpointing.
+            connection.execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+            )?;
+        }
         // Plans stay fixed whatever the values bound: otherwise a statement whose plan could
         // depend on a bound value (sea-orm binds the LIMIT) is prepared again on every run.
         connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
@@ -150,20 +177,25 @@ impl Reader {
             self.steps_per_tick,
             Some(move || counted.fetch_add(1, Ordering::Relaxed) + 1 >= limit),
         )?;
-        Ok(Inline { connection, ticks })
+        Ok(Held { connection, ticks })
     }
 
-    /// Prometheus text: reads served inline and handed over to the pool.
+    /// The `HELP` and `TYPE` lines of [`Inline::render`]'s samples.
+    pub const METRIC_HEADER: &str = "# HELP todoql_sqlite_inline_statements_total SQLite statements run inline, by kind and \
+        outcome (handed_over: rerun on the pool).\n# TYPE todoql_sqlite_inline_statements_total counter\n";
+
+    /// Prometheus samples: statements served inline and handed over to the pool.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
-        let (served, handed_over) = (self.served.load(Ordering::Relaxed), self.handed_over.load(Ordering::Relaxed));
-        let _ = write!(
-            out,
-            "# HELP todoql_sqlite_inline_reads_total SQLite reads run inline, by outcome (handed_over: rerun on the pool).\n\
-             # TYPE todoql_sqlite_inline_reads_total counter\n\
-             todoql_sqlite_inline_reads_total{{outcome=\"served\"}} {served}\n\
-             todoql_sqlite_inline_reads_total{{outcome=\"handed_over\"}} {handed_over}\n"
-        );
+        let kind = match self.kind {
+            Kind::Read => "read",
+            Kind::Write => "write",
+        };
+        for (outcome, count) in [("served", &self.served), ("handed_over", &self.handed_over)] {
+            let count = count.load(Ordering::Relaxed);
+            let _ =
+                writeln!(out, "todoql_sqlite_inline_statements_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {count}");
+        }
     }
 }
 
@@ -194,10 +226,10 @@ mod tests {
     #[test]
     fn no_reader_without_a_sqlite_file() {
         let counter = Arc::new(StatementCounter::default());
-        assert!(Reader::new("postgres://localhost/todoql", 1000, counter.clone()).is_none());
-        assert!(Reader::new("sqlite::memory:", 1000, counter.clone()).is_none());
-        assert!(Reader::new("sqlite://todoql.db?mode=rwc", 0, counter.clone()).is_none());
-        let reader = Reader::new("sqlite:///tmp/a%20b.db?mode=rwc", 1000, counter).expect("a file");
+        assert!(Inline::new("postgres://localhost/todoql", Kind::Read, 1000, counter.clone()).is_none());
+        assert!(Inline::new("sqlite::memory:", Kind::Read, 1000, counter.clone()).is_none());
+        assert!(Inline::new("sqlite://todoql.db?mode=rwc", Kind::Write, 0, counter.clone()).is_none());
+        let reader = Inline::new("sqlite:///tmp/a%20b.db?mode=rwc", Kind::Read, 1000, counter).expect("a file");
         assert_eq!(reader.path, PathBuf::from("/tmp/a b.db"));
     }
 
@@ -211,12 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn a_write_that_would_wait_is_handed_over_having_changed_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(n);").unwrap();
+        let url = format!("sqlite://{}", path.display());
+        let writer = Inline::new(&url, Kind::Write, 10_000, Arc::new(StatementCounter::default())).expect("writer");
+        let insert = Statement::from_string(sea_orm::DbBackend::Sqlite, "INSERT INTO t VALUES (7) RETURNING n");
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert_eq!(writer.rows(&insert, |row| row.get::<_, i64>(0)), None, "the lock is taken: no waiting");
+        other.execute_batch("COMMIT").unwrap();
+        let count = |c: &Connection| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count(&other), 0);
+        assert_eq!(writer.rows(&insert, |row| row.get::<_, i64>(0)), Some(vec![7]));
+        assert_eq!(count(&other), 1, "committed on its own, visible to other connections");
+    }
+
+    #[test]
     fn a_read_over_budget_is_handed_over_and_the_connection_kept() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("r.db");
         Connection::open(&path).and_then(|c| c.execute_batch("CREATE TABLE t(n); INSERT INTO t VALUES (1);")).unwrap();
         let url = format!("sqlite://{}", path.display());
-        let reader = Reader::new(&url, 10_000, Arc::new(StatementCounter::default())).expect("reader");
+        let reader = Inline::new(&url, Kind::Read, 10_000, Arc::new(StatementCounter::default())).expect("reader");
         let heavy = Statement::from_string(
             sea_orm::DbBackend::Sqlite,
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c",
@@ -228,6 +278,7 @@ mod tests {
         assert_eq!(reader.idle.lock().unwrap().len(), 1, "one connection, reused after the interruption");
         let mut text = String::new();
         reader.render(&mut text);
-        assert!(text.contains("outcome=\"served\"} 2\n") && text.contains("outcome=\"handed_over\"} 1\n"), "{text}");
+        assert!(text.contains("read\",outcome=\"served\"} 2\n"), "{text}");
+        assert!(text.contains("read\",outcome=\"handed_over\"} 1\n"), "{text}");
     }
 }

@@ -1,17 +1,18 @@
-//! On SQLite the hot reads (the token's user, pages of todos) run inline on read-only
-//! connections (src/db/reader.rs): they answer exactly as the pool does, see every write that
-//! was acknowledged, and a read over its step budget is rerun on the pool.
+//! On SQLite the hot statements (the token's user, pages of todos, todo writes) run inline on
+//! rusqlite connections (src/db/inline.rs): they answer exactly as the pool does, reads see
+//! every write that was acknowledged, and a statement over its step budget is rerun on the
+//! pool.
 
 use serde_json::{Value, json};
 
 use crate::helpers::{SECRET, TestApp, TestUser, error_code, now, sign};
 
-/// The reader's counters from `/metrics`: (served, handed over); `None` when the server has
-/// no reader (PostgreSQL, or inline reads turned off).
-async fn inline_reads(app: &TestApp) -> Option<(u64, u64)> {
+/// Inline statements of `kind` (read, write) from `/metrics`: (served, handed over); `None`
+/// when the server runs none (PostgreSQL, or inline statements turned off).
+async fn inline(app: &TestApp, kind: &str) -> Option<(u64, u64)> {
     let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     let count = |outcome: &str| {
-        let prefix = format!("todoql_sqlite_inline_reads_total{{outcome=\"{outcome}\"}} ");
+        let prefix = format!("todoql_sqlite_inline_statements_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} ");
         text.lines().find_map(|line| line.strip_prefix(prefix.as_str())).map(|n| n.trim().parse().expect("a count"))
     };
     Some((count("served")?, count("handed_over")?))
@@ -88,27 +89,32 @@ async fn walk(app: &TestApp, user: &TestUser) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn pages_read_inline_match_the_pool_and_over_budget_reads_move_to_it() {
-    let (inline, over_budget, pooled) = tokio::join!(
+async fn inline_writes_and_pages_match_the_pool_and_over_budget_statements_move_to_it() {
+    let (inline_app, over_budget, pooled) = tokio::join!(
         TestApp::spawn(),
-        TestApp::spawn_with(|c| c.sqlite_inline_read_steps = 1),
-        TestApp::spawn_with(|c| c.sqlite_inline_read_steps = 0),
+        TestApp::spawn_with(|c| c.sqlite_inline_steps = 1),
+        TestApp::spawn_with(|c| c.sqlite_inline_steps = 0),
     );
-    let (a, b, c) = tokio::join!(seed(&inline), seed(&over_budget), seed(&pooled));
+    let (a, b, c) = tokio::join!(seed(&inline_app), seed(&over_budget), seed(&pooled));
     let (from_inline, from_over_budget, from_pool) =
-        tokio::join!(walk(&inline, &a), walk(&over_budget, &b), walk(&pooled, &c));
+        tokio::join!(walk(&inline_app, &a), walk(&over_budget, &b), walk(&pooled, &c));
     assert!(from_pool.len() > 12, "the walk covers several pages: {from_pool:?}");
     assert_eq!(from_inline, from_pool);
     assert_eq!(from_over_budget, from_pool);
 
-    assert_eq!(inline_reads(&pooled).await, None, "0 turns inline reads off");
-    if on_sqlite(&inline) {
-        let (served, handed_over) = inline_reads(&inline).await.expect("a reader on SQLite");
-        assert!(served > 60 && handed_over == 0, "served {served}, handed over {handed_over}");
-        let (served, handed_over) = inline_reads(&over_budget).await.expect("a reader on SQLite");
-        assert!(served == 0 && handed_over > 60, "served {served}, handed over {handed_over}");
+    assert_eq!(inline(&pooled, "read").await, None, "0 turns inline statements off");
+    assert_eq!(inline(&pooled, "write").await, None, "0 turns inline statements off");
+    if on_sqlite(&inline_app) {
+        let (served, handed_over) = inline(&inline_app, "read").await.expect("inline reads on SQLite");
+        assert!(served > 60 && handed_over == 0, "reads: served {served}, handed over {handed_over}");
+        let (served, handed_over) = inline(&inline_app, "write").await.expect("inline writes on SQLite");
+        assert!(served >= 40 && handed_over == 0, "writes: served {served}, handed over {handed_over}");
+        for kind in ["read", "write"] {
+            let (served, handed_over) = inline(&over_budget, kind).await.expect("inline statements on SQLite");
+            assert!(served == 0 && handed_over >= 40, "{kind}s: served {served}, handed over {handed_over}");
+        }
     } else {
-        assert_eq!(inline_reads(&inline).await, None, "no reader on PostgreSQL");
+        assert_eq!(inline(&inline_app, "read").await, None, "none on PostgreSQL");
     }
 }
 
@@ -133,7 +139,7 @@ async fn an_inline_read_sees_every_acknowledged_write_at_once() {
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
     assert!(body["data"].is_null() || body["data"]["todos"].is_null(), "{body}");
     if on_sqlite(&app) {
-        let (served, _) = inline_reads(&app).await.expect("a reader on SQLite");
+        let (served, _) = inline(&app, "read").await.expect("inline reads on SQLite");
         assert!(served >= 80, "served {served}");
     }
 }
