@@ -195,20 +195,26 @@ fn respond(media: Media, response: GqlResponse) -> Response {
                 .and_then(|ext| ext.get("code"))
                 .is_some_and(|code| REQUEST_ERROR_CODES.iter().any(|c| *code == async_graphql::Value::from(*c)))
         });
-    let mut body = serde_json::Map::new();
-    if !refused {
-        body.insert("data".to_owned(), serde_json::to_value(&response.data).unwrap_or_default());
-    }
-    if !response.errors.is_empty() {
-        body.insert("errors".to_owned(), serde_json::to_value(&response.errors).unwrap_or_default());
-    }
-    if !response.extensions.is_empty() {
-        body.insert("extensions".to_owned(), serde_json::to_value(&response.extensions).unwrap_or_default());
-    }
+    // Serialised straight from the response: no intermediate JSON tree.
+    let body =
+        Body { data: (!refused).then_some(&response.data), errors: &response.errors, extensions: &response.extensions };
     let status = if refused && media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let mut http = json_response(media, status, serde_json::Value::Object(body));
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut http = (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response();
     http.headers_mut().extend(response.http_headers);
     http
+}
+
+/// A GraphQL response body: `data` unless the request was refused, `errors` and
+/// `extensions` when there are any.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// A request refused before GraphQL ran.
