@@ -101,6 +101,7 @@ async fn fixture() -> Fixture {
         statements,
         events,
         metrics: Default::default(),
+        documents: Default::default(),
         external: None,
     };
     let schema = todoql::graphql::build(state.clone());

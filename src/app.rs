@@ -50,6 +50,7 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
         statements,
         events,
         metrics: Default::default(),
+        documents: Default::default(),
     };
     let schema = crate::graphql::build(state.clone());
     spawn_sweeper(state.clone());

@@ -23,7 +23,7 @@ pub async fn ready(State(app): State<App>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     let (size, idle) = pool_usage(&app.state.db);
-    let body = app.state.metrics.render(app.state.statements.total(), size, idle);
+    let body = app.state.metrics.render(app.state.statements.total(), size, idle, app.state.documents.counts());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
