@@ -71,6 +71,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         statements,
         events,
         metrics: Default::default(),
+        documents: Default::default(),
     })
 }
 

@@ -1,11 +1,13 @@
 //! Prometheus metrics: request counts and latency by operation, authentication failures by
-//! reason, database statements and pool usage. Plain atomics behind one lock per family: the
+//! reason, document cache hits and misses, database statements and pool usage. Plain atomics behind one lock per family: the
 //! label sets are small and bounded (operations are named by their root fields).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::graphql::CacheCounts;
 
 /// Latency bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -50,8 +52,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with the database figures appended.
-    pub fn render(&self, statements: u64, pool_size: u32, pool_idle: usize) -> String {
+    /// The Prometheus text exposition, with the document cache's and the database's figures
+    /// appended.
+    pub fn render(&self, statements: u64, pool_size: u32, pool_idle: usize, documents: CacheCounts) -> String {
         let mut out = String::new();
         out.push_str("# HELP todoql_graphql_requests_seconds GraphQL requests by operation and outcome.\n");
         out.push_str("# TYPE todoql_graphql_requests_seconds histogram\n");
@@ -73,6 +76,20 @@ impl Metrics {
                 let _ = writeln!(out, "todoql_auth_failures_total{{reason=\"{}\"}} {count}", escape(reason));
             }
         }
+        let CacheCounts { parse_hits, parse_misses, validation_hits, validation_misses, entries } = documents;
+        let _ = write!(
+            out,
+            "# HELP todoql_graphql_document_cache_total Document cache lookups by stage and result \
+             (a miss parses or validates afresh).\n\
+             # TYPE todoql_graphql_document_cache_total counter\n\
+             todoql_graphql_document_cache_total{{stage=\"parse\",result=\"hit\"}} {parse_hits}\n\
+             todoql_graphql_document_cache_total{{stage=\"parse\",result=\"miss\"}} {parse_misses}\n\
+             todoql_graphql_document_cache_total{{stage=\"validation\",result=\"hit\"}} {validation_hits}\n\
+             todoql_graphql_document_cache_total{{stage=\"validation\",result=\"miss\"}} {validation_misses}\n\
+             # HELP todoql_graphql_document_cache_entries Query texts held by the document cache.\n\
+             # TYPE todoql_graphql_document_cache_entries gauge\n\
+             todoql_graphql_document_cache_entries {entries}\n"
+        );
         let _ = write!(
             out,
             "# HELP todoql_db_statements_total SQL statements issued.\n\

@@ -30,6 +30,9 @@ pub struct State {
     pub events: Events,
     /// Request and authentication metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Parsed and validated documents, by query text (the schema's limits extension and the
+    /// HTTP layer share it).
+    pub documents: Arc<crate::graphql::DocumentCache>,
     /// The external token issuer (Better Auth) trusted beside todoql's own key, if any.
     pub external: Option<Arc<crate::auth::external::ExternalIssuer>>,
 }

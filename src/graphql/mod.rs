@@ -1,11 +1,17 @@
 //! The GraphQL schema: roots merged from each domain, limits, and the SDL.
 
+mod cache;
+mod hostile;
 mod limits;
 mod public;
 
+use std::sync::Arc;
+
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
+use public::carries_credentials;
 pub use public::{is_public_operation, selected_operation};
 
 use crate::auth::AuthMutation;
@@ -31,16 +37,16 @@ pub struct Subscription(TodoSubscription);
 /// The schema todoql serves.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+fn builder(documents: Arc<DocumentCache>) -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .extension(limits::Limits)
+        .extension(limits::Limits::new(documents))
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES)
 }
 
-/// The schema, serving with `state`.
+/// The schema, serving with `state` (and caching documents in `state.documents`).
 pub fn build(state: State) -> AppSchema {
-    let mut builder = builder();
+    let mut builder = builder(state.documents.clone());
     if !state.config.graphql_introspection {
         // Suggestions ("did you mean …") would leak the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();
@@ -50,5 +56,5 @@ pub fn build(state: State) -> AppSchema {
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder(Arc::default()).finish().sdl()
 }

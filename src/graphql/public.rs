@@ -12,6 +12,8 @@ use async_graphql::parser::types::{
 
 /// Root fields that need no user.
 const PUBLIC_FIELDS: [&str; 5] = ["signUp", "signIn", "refreshSession", "signOut", "__typename"];
+/// The fields whose arguments are credentials (passwords, refresh tokens).
+const CREDENTIAL_FIELDS: [&str; 4] = ["signUp", "signIn", "refreshSession", "signOut"];
 
 /// The operation a request runs: the one named, or the only one when none is named.
 pub fn selected_operation<'a>(
@@ -47,4 +49,20 @@ fn all_public(set: &SelectionSet, document: &ExecutableDocument, seen: &mut Hash
             }
         }
     })
+}
+
+/// Whether any operation or fragment of the document selects a field whose arguments are
+/// credentials: such a document, and its variables, are not kept past the request.
+pub(crate) fn carries_credentials(document: &ExecutableDocument) -> bool {
+    fn any(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(field) => {
+                CREDENTIAL_FIELDS.contains(&field.node.name.node.as_str()) || any(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => any(&inline.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document.operations.iter().any(|(_, op)| any(&op.node.selection_set.node))
+        || document.fragments.values().any(|f| any(&f.node.selection_set.node))
 }

@@ -73,6 +73,7 @@ pub async fn get(
         Ok(request) => request,
         Err(message) => return request_error(media, StatusCode::BAD_REQUEST, &message),
     };
+    app.state.documents.attach(&mut request);
     if operation_type(&mut request).is_some_and(|ty| ty != OperationType::Query) {
         let mut response =
             request_error(media, StatusCode::METHOD_NOT_ALLOWED, "GET runs queries only; send mutations with POST");
@@ -82,8 +83,8 @@ pub async fn get(
     execute(app, peer, headers, request, media).await
 }
 
-/// The operation a request selects, when its document parses (parsed once: async-graphql
-/// reuses the document the request caches).
+/// The operation a request selects, when its document parses (parsed once, or taken from the
+/// document cache by `execute`: async-graphql reuses the document the request holds).
 fn operation(request: &mut Request) -> Option<&Positioned<OperationDefinition>> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
@@ -130,6 +131,8 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
         let message = format!("the query text is over {MAX_QUERY_BYTES} bytes");
         return request_error(media, StatusCode::PAYLOAD_TOO_LARGE, &message);
     }
+    // Before anything looks at the document: a text seen before is not parsed again.
+    app.state.documents.attach(&mut request);
     let viewer = match bearer::authenticate(&headers, &app.state).await {
         Credential::Absent => Viewer::Anonymous,
         Credential::Valid { user_id, .. } => match users::exists(&app.state, &user_id).await {

@@ -23,7 +23,7 @@ pub async fn ready(State(app): State<App>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     let (size, idle) = pool_usage(&app.state.db);
-    let mut body = app.state.metrics.render(app.state.statements.total(), size, idle);
+    let mut body = app.state.metrics.render(app.state.statements.total(), size, idle, app.state.documents.counts());
     let inline: Vec<_> = [&app.state.reader, &app.state.writer].into_iter().flatten().collect();
     if !inline.is_empty() {
         body.push_str(crate::db::Inline::METRIC_HEADER);

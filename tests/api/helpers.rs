@@ -152,11 +152,16 @@ impl TestApp {
 
     /// SQL statements the server has issued so far (from `/metrics`).
     pub async fn statements(&self) -> u64 {
+        self.metric("todoql_db_statements_total").await
+    }
+
+    /// The value of one series of `/metrics`, named with its labels as the server writes it.
+    pub async fn metric(&self, series: &str) -> u64 {
         let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
         text.lines()
-            .find_map(|line| line.strip_prefix("todoql_db_statements_total "))
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
-            .expect("statement counter")
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
     }
 }
 

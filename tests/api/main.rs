@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod better_auth;
+mod document_cache;
 mod fuzz;
 mod http;
 mod inline;
