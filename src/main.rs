@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc returns the 19 MiB argon2 buffers to the system: with glibc's malloc, freed
-/// buffers pile up in per-thread arenas (hundreds of MiB under a sign-in flood), and it is
-/// faster on the allocation-heavy GraphQL path too (see README, Performance).
+/// mimalloc is faster than glibc's malloc on the allocation-heavy GraphQL path, and returns
+/// freed memory where glibc's per-thread arenas keep it (see README, Performance). argon2's
+/// 19 MiB blocks bypass the allocator altogether (`auth::passwords`'s memory module).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
