@@ -58,9 +58,6 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
     };
     let (reader, writer) = (inline(db::Kind::Read), inline(db::Kind::Write));
-    if writer.is_some() {
-        db::spawn_checkpoints(db.clone());
-    }
     Ok(State {
         db,
         reader,

@@ -19,8 +19,10 @@
 //! has changed nothing. The pool path then waits or reports the failure the usual way. In
 //! WAL mode each statement reads the last committed state, whichever connection wrote it.
 //!
-//! The inline writer does not checkpoint the WAL (a checkpoint waits on the disk):
-//! [`checkpoint`](super::checkpoint) does, from the pool, every second.
+//! The inline writer checkpoints the WAL as SQLite's connections do by default, after the
+//! commit that takes it past 1000 pages. Leaving that to a timer on the pool let the WAL
+//! grow without end under steady writes and reads (a checkpoint that never catches up with
+//! the writer never lets the WAL restart): 6 GB in 18 s of the load benchmark's writes.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -163,10 +165,8 @@ impl Inline {
         // block a runtime thread.
         connection.busy_timeout(std::time::Duration::ZERO)?;
         if self.kind == Kind::Write {
-            // As the pool's connections write (src/db/mod.rs), but never checkpointing.
-            connection.execute_batch(
-                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-            )?;
+            // As the pool's connections write (src/db/mod.rs).
+            connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         }
         // Plans stay fixed whatever the values bound: otherwise a statement whose plan could
         // depend on a bound value (sea-orm binds the LIMIT) is prepared again on every run.

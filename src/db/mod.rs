@@ -99,22 +99,6 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), OpenError> {
     Migrator::up(db, None).await.map_err(OpenError::Migrate)
 }
 
-/// Every second, moves the WAL's pages into the database file (PASSIVE: never waiting for
-/// readers or writers), from the pool: the inline writer ([`Inline`]) leaves checkpoints to
-/// this task so that no request waits for the disk.
-pub fn spawn_checkpoints(db: DatabaseConnection) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            if let Err(error) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
-                tracing::warn!(%error, "could not checkpoint the SQLite WAL");
-            }
-        }
-    });
-}
-
 /// Whether the database answers a trivial query.
 pub async fn is_ready(db: &DatabaseConnection) -> bool {
     let ping = db.execute_unprepared("SELECT 1");
