@@ -150,12 +150,18 @@ impl<'a> TodoStore<'a> {
                 events.stage(&txn, &Change::of(kind, &model)).await?;
                 txn.commit().await?;
                 model
-            } else if let Some(rows) = writer.and_then(|writer| writer.rows(&statement, todo_of_row)) {
+            } else if let Some(writer) = &writer
+                && let Some(rows) = writer.rows(&statement, todo_of_row)
+            {
                 rows.into_iter().next().ok_or(Error::NotFound)?
             } else {
                 returned(&db, statement).await?
             };
             events.committed(Change::of(kind, &model));
+            // Still holding the write-order lock: no write runs beside the checkpoint.
+            if let Some(writer) = &writer {
+                writer.checkpoint_if_due().await;
+            }
             Ok(model)
         });
         task.await.map_err(|e| Error::Internal(format!("write task failed: {e}")))?
