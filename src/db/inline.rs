@@ -42,9 +42,10 @@ use super::StatementCounter;
 
 /// Inline writes between two checkpoints. A todo write adds a page per index and one for the
 /// row to the WAL, more once the tables are deep: in the load benchmark (90,000 todos) 200
-/// writes keep the WAL file near 12 MiB. A checkpoint costs two fsyncs whatever its size:
-/// every 100 writes, write throughput fell by about a tenth.
-pub const WRITES_PER_CHECKPOINT: u64 = 200;
+/// writes grew the WAL file to about 12 MiB, so 400 keep it near 25 MiB. A checkpoint costs
+/// two fsyncs whatever its size: measured with `scripts/load`, 100 writes per checkpoint gave
+/// about a tenth less write throughput than 200, and 400 about a twelfth more.
+pub const WRITES_PER_CHECKPOINT: u64 = 400;
 
 /// The progress handler runs at most every this many virtual-machine steps.
 const STEPS_PER_TICK: u64 = 1_000;
