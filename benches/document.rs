@@ -13,7 +13,6 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::parse_query;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -21,8 +20,6 @@ use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use todoql::config::Config;
 use todoql::graphql::{AppSchema, DocumentCache};
 use todoql::state::State;
-use todoql::todos::TodoPageLoader;
-use todoql::users::UserLoader;
 
 /// The load test's read.
 const READ: &str = "{ todos(first: 20) { nodes { id title completed } } }";
@@ -48,12 +45,11 @@ async fn schema(dir: &std::path::Path, documents: DocumentCache) -> (AppSchema, 
 }
 
 /// The request data `src/http/graphql.rs` attaches before executing.
-fn request(state: &State, query: &str, viewer: Viewer) -> async_graphql::Request {
+fn request(query: &str, viewer: Viewer) -> async_graphql::Request {
     async_graphql::Request::new(query)
         .data(viewer)
         .data(SignedInHere::default())
-        .data(DataLoader::with_cache(UserLoader(state.db.clone()), tokio::spawn, HashMapCache::default()))
-        .data(DataLoader::with_cache(TodoPageLoader(state.clone()), tokio::spawn, HashMapCache::default()))
+        .data(todoql::loaders::Loaders::caching())
 }
 
 fn execute(c: &mut Criterion) {
@@ -62,12 +58,12 @@ fn execute(c: &mut Criterion) {
     let (on, state) = runtime.block_on(schema(dir.path(), DocumentCache::default()));
     let off = todoql::graphql::build(State { documents: Arc::new(DocumentCache::new(0, 0)), ..state.clone() });
     let sign_up = r#"mutation { signUp(input: {email: "bench@bench.test", password: "bench-password", name: "Bench"}) { user { id } } }"#;
-    let data = runtime.block_on(on.execute(request(&state, sign_up, Viewer::Anonymous))).data.into_json();
+    let data = runtime.block_on(on.execute(request(sign_up, Viewer::Anonymous))).data.into_json();
     let id = data.expect("json")["signUp"]["user"]["id"].as_str().expect("id").to_owned();
     let user = || Viewer::User(AuthenticatedUser { id: id.clone() });
     for n in 0..20 {
         let create = format!(r#"mutation {{ createTodo(input: {{title: "Todo {n}"}}) {{ id }} }}"#);
-        let response = runtime.block_on(on.execute(request(&state, &create, user())));
+        let response = runtime.block_on(on.execute(request(&create, user())));
         assert!(response.errors.is_empty(), "{:?}", response.errors);
     }
 
@@ -76,14 +72,14 @@ fn execute(c: &mut Criterion) {
     for (cache, schema) in [("off", &off), ("on", &on)] {
         group.bench_function(format!("schema.execute read as owner, cache {cache}"), |b| {
             b.to_async(&runtime).iter(|| async {
-                let response = schema.execute(request(&state, READ, user())).await;
+                let response = schema.execute(request(READ, user())).await;
                 assert!(response.errors.is_empty(), "{:?}", response.errors);
                 black_box(response)
             })
         });
         group.bench_function(format!("schema.execute read anonymously, cache {cache}"), |b| {
             b.to_async(&runtime).iter(|| async {
-                let response = schema.execute(request(&state, READ, Viewer::Anonymous)).await;
+                let response = schema.execute(request(READ, Viewer::Anonymous)).await;
                 assert_eq!(response.errors.len(), 1);
                 black_box(response)
             })

@@ -18,7 +18,6 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request as HttpRequest, StatusCode, header};
@@ -29,9 +28,8 @@ use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use todoql::config::Config;
 use todoql::graphql::AppSchema;
 use todoql::state::State;
+use todoql::todos::PageArgs;
 use todoql::todos::store::TodoStore;
-use todoql::todos::{PageArgs, TodoPageLoader};
-use todoql::users::UserLoader;
 
 const USERS: usize = 20;
 const TODOS_PER_USER: usize = 200;
@@ -67,12 +65,11 @@ fn config(url: &str) -> Config {
 }
 
 /// The request data `src/http/graphql.rs` attaches before executing.
-fn request(state: &State, query: &str, viewer: Viewer) -> async_graphql::Request {
+fn request(query: &str, viewer: Viewer) -> async_graphql::Request {
     async_graphql::Request::new(query)
         .data(viewer)
         .data(SignedInHere::default())
-        .data(DataLoader::with_cache(UserLoader(state.db.clone()), tokio::spawn, HashMapCache::default()))
-        .data(DataLoader::with_cache(TodoPageLoader(state.clone()), tokio::spawn, HashMapCache::default()))
+        .data(todoql::loaders::Loaders::caching())
 }
 
 async fn execute_ok(schema: &AppSchema, request: async_graphql::Request) -> async_graphql::Value {
@@ -96,7 +93,7 @@ async fn fixture() -> Fixture {
         let sign_up = format!(
             r#"mutation {{ signUp(input: {{email: "bench-{i}@bench.test", password: "bench-password-{i}", name: "Bench {i}"}}) {{ accessToken user {{ id }} }} }}"#
         );
-        let data = execute_ok(&schema, request(&state, &sign_up, Viewer::Anonymous)).await.into_json().expect("json");
+        let data = execute_ok(&schema, request(&sign_up, Viewer::Anonymous)).await.into_json().expect("json");
         let id = data["signUp"]["user"]["id"].as_str().expect("id").to_owned();
         let token = data["signUp"]["accessToken"].as_str().expect("token").to_owned();
         let viewer = || Viewer::User(AuthenticatedUser { id: id.clone() });
@@ -107,7 +104,7 @@ async fn fixture() -> Fixture {
                     format!(r#" t{n}: createTodo(input: {{title: "Todo {n} of load user {i}"}}) {{ id }}"#)
                 })
                 .collect();
-            execute_ok(&schema, request(&state, &format!("mutation {{{fields} }}"), viewer())).await;
+            execute_ok(&schema, request(&format!("mutation {{{fields} }}"), viewer())).await;
         }
         users.push((id, token));
     }
@@ -209,7 +206,7 @@ fn read(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let (id, _) = fixture.user();
             let viewer = Viewer::User(AuthenticatedUser { id: id.clone() });
-            black_box(execute_ok(&fixture.schema, request(&fixture.state, READ, viewer)).await)
+            black_box(execute_ok(&fixture.schema, request(READ, viewer)).await)
         })
     });
 
@@ -239,10 +236,9 @@ fn read(c: &mut Criterion) {
                 .map(|_| {
                     let (id, _) = fixture.user().clone();
                     let schema = fixture.schema.clone();
-                    let state = fixture.state.clone();
                     tokio::spawn(async move {
                         let viewer = Viewer::User(AuthenticatedUser { id });
-                        execute_ok(&schema, request(&state, READ, viewer)).await;
+                        execute_ok(&schema, request(READ, viewer)).await;
                     })
                 })
                 .collect();

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod loaders;
 pub mod metrics;
 pub mod state;
 pub mod telemetry;

@@ -24,7 +24,8 @@ struct Histogram {
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, &'static str), Histogram>>,
+    /// By operation, then outcome.
+    requests: Mutex<BTreeMap<String, BTreeMap<&'static str, Histogram>>>,
     auth_failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -32,9 +33,17 @@ impl Metrics {
     /// Records one GraphQL request: its operation label, outcome and duration.
     pub fn request(&self, operation: &str, outcome: &'static str, elapsed: Duration) {
         let Ok(mut requests) = self.requests.lock() else { return };
-        let known = requests.keys().any(|(op, _)| op == operation);
-        let label = if known || requests.len() < MAX_OPERATIONS { operation } else { "other" };
-        let histogram = requests.entry((label.to_owned(), outcome)).or_default();
+        // A known operation is found without allocating its label again.
+        let outcomes = if requests.contains_key(operation) || requests.len() < MAX_OPERATIONS {
+            if !requests.contains_key(operation) {
+                requests.insert(operation.to_owned(), BTreeMap::new());
+            }
+            requests.get_mut(operation)
+        } else {
+            Some(requests.entry("other".to_owned()).or_default())
+        };
+        let Some(outcomes) = outcomes else { return };
+        let histogram = outcomes.entry(outcome).or_default();
         let secs = elapsed.as_secs_f64();
         for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
             if secs <= bound {
@@ -59,7 +68,9 @@ impl Metrics {
         out.push_str("# HELP todoql_graphql_requests_seconds GraphQL requests by operation and outcome.\n");
         out.push_str("# TYPE todoql_graphql_requests_seconds histogram\n");
         if let Ok(requests) = self.requests.lock() {
-            for ((operation, outcome), h) in requests.iter() {
+            let series =
+                requests.iter().flat_map(|(operation, outcomes)| outcomes.iter().map(move |(o, h)| (operation, o, h)));
+            for (operation, outcome, h) in series {
                 let labels = format!("operation=\"{}\",outcome=\"{outcome}\"", escape(operation));
                 for (count, bound) in h.buckets.iter().zip(BUCKETS) {
                     let _ = writeln!(out, "todoql_graphql_requests_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");

@@ -2,7 +2,6 @@
 //! types of the GraphQL over HTTP specification.
 
 use async_graphql::Positioned;
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::{OperationDefinition, OperationType};
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
@@ -20,8 +19,8 @@ use crate::auth::bearer::{self, Credential};
 use crate::auth::throttle;
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use crate::error::Error;
-use crate::todos::TodoPageLoader;
-use crate::users::{UserLoader, store as users};
+use crate::loaders::Loaders;
+use crate::users::store as users;
 
 /// Codes of errors raised before execution: the request as a whole was refused.
 const REQUEST_ERROR_CODES: [&str; 5] =
@@ -158,13 +157,8 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Viewer::User(user) = &viewer {
         tracing::Span::current().record("user_id", user.id.as_str());
     }
-    let db = app.state.db.clone();
     let client = throttle::client_of(&headers, peer.ip(), app.state.config.trust_proxy);
-    let mut request = request
-        .data(viewer)
-        .data(SignedInHere::default())
-        .data(DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default()))
-        .data(DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default()));
+    let mut request = request.data(viewer).data(SignedInHere::default()).data(Loaders::caching());
     if let Some(client) = client {
         request = request.data(client);
     }

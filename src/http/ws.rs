@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -25,8 +24,8 @@ use super::App;
 use crate::auth::bearer::{self, Credential};
 use crate::auth::throttle::{self, ClientAddr};
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
-use crate::todos::TodoPageLoader;
-use crate::users::{UserLoader, store as users};
+use crate::loaders::Loaders;
+use crate::users::store as users;
 
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -261,12 +260,7 @@ async fn initialise(
     // The loaders live as long as the socket: they batch the loads of one event but must not
     // cache across events, or every later event would repeat what the first one loaded
     // (`todo { owner { todos { totalCount } } }` frozen at its first value).
-    let users = DataLoader::with_cache(UserLoader(app.state.db.clone()), tokio::spawn, HashMapCache::default());
-    users.enable_all_cache(false);
-    let pages = DataLoader::with_cache(TodoPageLoader(app.state.clone()), tokio::spawn, HashMapCache::default());
-    pages.enable_all_cache(false);
-    data.insert(users);
-    data.insert(pages);
+    data.insert(Loaders::batching());
     if let Some(client) = connection.client {
         data.insert(client);
     }

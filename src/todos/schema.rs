@@ -9,9 +9,10 @@ use super::page::{PageArgs, Position};
 use super::store::{Changes, Page, TodoStore};
 use crate::auth::{AuthenticatedUser, SelfOnly, SignedIn, caller};
 use crate::error::{Error, Result};
+use crate::loaders::Loaders;
 use crate::state::State;
 use crate::state::request_data;
-use crate::users::{User, Users};
+use crate::users::User;
 
 /// A todo. Only its owner can ever reach it.
 pub struct Todo(entity::Model);
@@ -55,7 +56,7 @@ impl Todo {
     /// The user who owns it (always the caller).
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let loader = request_data::<Users>(ctx)?;
+        let loader = request_data::<Loaders>(ctx)?.users(State::of(ctx)?);
         let owner = loader.load_one(self.0.owner_id.clone()).await.map_err(|e| e.extend())?;
         Ok(owner.ok_or(Error::Unauthenticated("the user of this token no longer exists"))?)
     }

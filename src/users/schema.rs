@@ -3,11 +3,12 @@
 use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{Users, entity};
+use super::entity;
 use crate::auth::{SelfOnly, SignedIn, caller};
 use crate::error::Error;
-use crate::state::request_data;
-use crate::todos::{PageArgs, TodoConnection, TodoFilter, TodoOrder, TodoPages};
+use crate::loaders::Loaders;
+use crate::state::{State, request_data};
+use crate::todos::{PageArgs, TodoConnection, TodoFilter, TodoOrder};
 
 /// A todoql account. Its private fields are visible only to the user themself.
 #[derive(SimpleObject, Clone, Debug)]
@@ -58,7 +59,7 @@ impl User {
     ) -> async_graphql::Result<TodoConnection> {
         let owner = caller(ctx)?;
         let args = PageArgs::new(first, after, last, before, filter, order_by)?;
-        let loader = request_data::<TodoPages>(ctx)?;
+        let loader = request_data::<Loaders>(ctx)?.pages(State::of(ctx)?);
         let page = loader.load_one((owner.id.clone(), args)).await.map_err(|e| e.extend())?;
         Ok(page.ok_or_else(|| Error::Internal("page loader returned nothing".to_owned()))?)
     }
@@ -74,7 +75,7 @@ impl UserQuery {
     #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let user = caller(ctx)?;
-        let loader = request_data::<Users>(ctx)?;
+        let loader = request_data::<Loaders>(ctx)?.users(State::of(ctx)?);
         let found = loader.load_one(user.id.clone()).await.map_err(|e| e.extend())?;
         Ok(found.ok_or(Error::Unauthenticated("the user of this token no longer exists"))?)
     }
