@@ -16,7 +16,8 @@
 //! caller, which runs it on the sqlx pool like any other statement. So is one whose values
 //! this module does not bind, or one SQLite fails. That is safe because a statement here
 //! is a read, or a single write that commits on its own: one that fails or is interrupted
-//! has changed nothing. The pool path then waits or reports the failure the usual way. In
+//! has changed nothing. (A row that does not map does not stop the statement: it is reported
+//! as an error once the statement has finished, never handed over.) The pool path then waits or reports the failure the usual way. In
 //! WAL mode each statement reads the last committed state, whichever connection wrote it.
 //!
 //! The inline writer never checkpoints the WAL by itself (a checkpoint waits on the disk, a
@@ -39,6 +40,7 @@ use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{DbBackend, QueryTrait, Statement};
 
 use super::StatementCounter;
+use crate::error::{Error, Result};
 
 /// Inline writes between two checkpoints. A todo write adds a page per index and one for the
 /// row to the WAL, more once the tables are deep: in the load benchmark (90,000 todos) 200
@@ -110,22 +112,40 @@ impl Inline {
         &self,
         query: &impl QueryTrait,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Option<Vec<T>> {
+    ) -> Option<Result<Vec<T>>> {
         self.rows(&query.build(DbBackend::Sqlite), map)
     }
 
     /// Runs `statement` (built for SQLite) and maps its rows; `None` hands it back to the
     /// caller to run on the pool.
-    pub fn rows<T>(&self, statement: &Statement, map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Option<Vec<T>> {
+    ///
+    /// The statement always runs to its end: a row that does not map (a bug) is an error once
+    /// the statement has done its work, never a reason to run a write a second time on the
+    /// pool.
+    pub fn rows<T>(
+        &self,
+        statement: &Statement,
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>> {
         let values = match &statement.values {
             Some(values) => values.0.iter().map(bindable).collect::<Option<Vec<_>>>()?,
             None => Vec::new(),
         };
-        self.run(|connection| {
+        let mapped = self.run(|connection| {
             let mut prepared = connection.prepare_cached(&statement.sql)?;
-            let rows = prepared.query_map(rusqlite::params_from_iter(values), map)?;
-            rows.collect()
-        })
+            let mut rows = prepared.query(rusqlite::params_from_iter(values))?;
+            let mut mapped = Vec::new();
+            while let Some(row) = rows.next()? {
+                mapped.push(map(row));
+            }
+            Ok(mapped)
+        })?;
+        Some(
+            mapped
+                .into_iter()
+                .collect::<rusqlite::Result<Vec<T>>>()
+                .map_err(|e| Error::Internal(format!("an inline SQLite row did not map: {e}"))),
+        )
     }
 
     /// Runs `read` on an idle connection (opened when none is); `None` when it went over
@@ -303,12 +323,16 @@ mod tests {
         let writer = Inline::new(&url, Kind::Write, 10_000, Arc::new(StatementCounter::default())).expect("writer");
         let insert = Statement::from_string(sea_orm::DbBackend::Sqlite, "INSERT INTO t VALUES (7) RETURNING n");
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        assert_eq!(writer.rows(&insert, |row| row.get::<_, i64>(0)), None, "the lock is taken: no waiting");
+        assert!(writer.rows(&insert, |row| row.get::<_, i64>(0)).is_none(), "the lock is taken: no waiting");
         other.execute_batch("COMMIT").unwrap();
         let count = |c: &Connection| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count(&other), 0);
-        assert_eq!(writer.rows(&insert, |row| row.get::<_, i64>(0)), Some(vec![7]));
+        assert_eq!(writer.rows(&insert, |row| row.get::<_, i64>(0)).map(Result::ok), Some(Some(vec![7])));
         assert_eq!(count(&other), 1, "committed on its own, visible to other connections");
+        // A row that does not map is an error after the write, not a reason to write again.
+        let unmapped = writer.rows(&insert, |row| row.get::<_, String>(0));
+        assert!(matches!(unmapped, Some(Err(Error::Internal(_)))));
+        assert_eq!(count(&other), 2);
     }
 
     #[test]
@@ -322,10 +346,10 @@ mod tests {
             sea_orm::DbBackend::Sqlite,
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c",
         );
-        assert_eq!(reader.rows(&heavy, |row| row.get::<_, i64>(0)), None);
+        assert!(reader.rows(&heavy, |row| row.get::<_, i64>(0)).is_none());
         let light = Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT n FROM t");
-        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)), Some(vec![1]));
-        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)), Some(vec![1]));
+        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)).map(Result::ok), Some(Some(vec![1])));
+        assert_eq!(reader.rows(&light, |row| row.get::<_, i64>(0)).map(Result::ok), Some(Some(vec![1])));
         assert_eq!(reader.idle.lock().unwrap().len(), 1, "one connection, reused after the interruption");
         let mut text = String::new();
         reader.render(&mut text);

@@ -153,7 +153,7 @@ impl<'a> TodoStore<'a> {
             } else if let Some(writer) = &writer
                 && let Some(rows) = writer.rows(&statement, todo_of_row)
             {
-                rows.into_iter().next().ok_or(Error::NotFound)?
+                rows?.into_iter().next().ok_or(Error::NotFound)?
             } else {
                 returned(&db, statement).await?
             };
@@ -216,7 +216,7 @@ impl<'a> TodoStore<'a> {
     /// The todos `select` finds: inline on SQLite ([`Reader`]), else through the pool.
     async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
         if let Some(found) = self.reader.and_then(|reader| reader.select(&select, todo_of_row)) {
-            return Ok(found);
+            return found;
         }
         Ok(select.all(self.db).await?)
     }
@@ -224,7 +224,7 @@ impl<'a> TodoStore<'a> {
     async fn any(&self, condition: Condition) -> Result<bool> {
         let select = self.scope().filter(condition).select_only().column(Column::Id).limit(1);
         if let Some(found) = self.reader.and_then(|reader| reader.select(&select, |_| Ok(()))) {
-            return Ok(!found.is_empty());
+            return Ok(!found?.is_empty());
         }
         Ok(select.into_tuple::<String>().one(self.db).await?.is_some())
     }

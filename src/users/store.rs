@@ -47,7 +47,7 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 pub async fn exists(state: &State, id: &str) -> Result<bool> {
     let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
     if let Some(found) = state.reader.as_ref().and_then(|reader| reader.select(&select, |_| Ok(()))) {
-        return Ok(!found.is_empty());
+        return Ok(!found?.is_empty());
     }
     Ok(select.into_tuple::<String>().one(&state.db).await?.is_some())
 }
