@@ -34,15 +34,12 @@ impl Metrics {
     pub fn request(&self, operation: &str, outcome: &'static str, elapsed: Duration) {
         let Ok(mut requests) = self.requests.lock() else { return };
         // A known operation is found without allocating its label again.
-        let outcomes = if requests.contains_key(operation) || requests.len() < MAX_OPERATIONS {
-            if !requests.contains_key(operation) {
-                requests.insert(operation.to_owned(), BTreeMap::new());
-            }
-            requests.get_mut(operation)
-        } else {
-            Some(requests.entry("other".to_owned()).or_default())
-        };
-        let Some(outcomes) = outcomes else { return };
+        let label =
+            if requests.contains_key(operation) || requests.len() < MAX_OPERATIONS { operation } else { "other" };
+        if !requests.contains_key(label) {
+            requests.insert(label.to_owned(), BTreeMap::new());
+        }
+        let Some(outcomes) = requests.get_mut(label) else { return };
         let histogram = outcomes.entry(outcome).or_default();
         let secs = elapsed.as_secs_f64();
         for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {

@@ -151,8 +151,7 @@ impl Inline {
     /// Runs `read` on an idle connection (opened when none is); `None` when it went over
     /// budget or failed.
     fn run<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let inline = match idle.map_or_else(|| self.open(), Ok) {
+        let inline = match self.take() {
             Ok(inline) => inline,
             Err(error) => return self.hand_over(&error),
         };
@@ -160,9 +159,7 @@ impl Inline {
         self.statements.count();
         match read(&inline.connection) {
             Ok(value) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(inline);
-                }
+                self.give_back(inline);
                 self.served.fetch_add(1, Ordering::Relaxed);
                 if self.kind == Kind::Write {
                     self.unchecked.fetch_add(1, Ordering::Relaxed);
@@ -172,10 +169,8 @@ impl Inline {
             Err(error) => {
                 // An interrupted statement is reset when its cached handle is reused, so the
                 // connection stays fit; any other failure drops it, to be reopened.
-                if is_interrupt(&error)
-                    && let Ok(mut idle) = self.idle.lock()
-                {
-                    idle.push(inline);
+                if is_interrupt(&error) {
+                    self.give_back(inline);
                 }
                 self.hand_over(&error)
             }
@@ -190,8 +185,7 @@ impl Inline {
             return;
         }
         self.unchecked.store(0, Ordering::Relaxed);
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let Ok(held) = idle.map_or_else(|| self.open(), Ok) else { return };
+        let Ok(held) = self.take() else { return };
         let checkpoint = tokio::task::spawn_blocking(move || {
             // Not bounded by the step budget: the handler is off while it runs.
             held.connection.progress_handler(0, None::<fn() -> bool>).ok();
@@ -203,13 +197,24 @@ impl Inline {
                 if let Err(error) = done {
                     tracing::warn!(%error, "could not checkpoint the SQLite WAL");
                 }
-                if self.budget(&held).is_ok()
-                    && let Ok(mut idle) = self.idle.lock()
-                {
-                    idle.push(held);
+                if self.budget(&held).is_ok() {
+                    self.give_back(held);
                 }
             }
             Err(error) => tracing::warn!(%error, "the WAL checkpoint task failed"),
+        }
+    }
+
+    /// An idle connection, or a new one when none is.
+    fn take(&self) -> rusqlite::Result<Held> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        idle.map_or_else(|| self.open(), Ok)
+    }
+
+    /// Keeps a connection for the next statement.
+    fn give_back(&self, held: Held) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(held);
         }
     }
 
