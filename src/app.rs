@@ -62,6 +62,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         db,
         reader,
         writer,
+        writes: Default::default(),
         keys: Arc::new(keys),
         external: crate::auth::external::ExternalIssuer::from_config(&config),
         config: Arc::new(config),

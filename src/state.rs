@@ -20,6 +20,8 @@ pub struct State {
     pub reader: Option<Arc<crate::db::Inline>>,
     /// On SQLite, the read-write connection for todo writes ([`crate::db::Inline`]).
     pub writer: Option<Arc<crate::db::Inline>>,
+    /// Todo writes waiting to be committed together by the writer ([`crate::todos::commit`]).
+    pub writes: Arc<crate::todos::WriteQueue>,
     /// Access token keys.
     pub keys: Arc<TokenKeys>,
     /// The configuration the server started with.

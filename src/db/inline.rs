@@ -67,6 +67,8 @@ pub struct Inline {
     /// Writes since the last checkpoint.
     unchecked: AtomicU64,
     handed_over: AtomicU64,
+    /// Group commits ([`Inline::transaction`]).
+    transactions: AtomicU64,
 }
 
 /// What the connections may do.
@@ -103,6 +105,7 @@ impl Inline {
             served: AtomicU64::new(0),
             unchecked: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
         })
     }
 
@@ -127,25 +130,75 @@ impl Inline {
         statement: &Statement,
         mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Option<Result<Vec<T>>> {
-        let values = match &statement.values {
-            Some(values) => values.0.iter().map(bindable).collect::<Option<Vec<_>>>()?,
-            None => Vec::new(),
+        let values = values_of(statement)?;
+        let mapped = self.run(|connection| step(connection, &statement.sql, values, &mut map))?;
+        Some(collected(mapped))
+    }
+
+    /// Runs `statements`, writes each, in one transaction (a group commit): one commit, and
+    /// one set of WAL frames for the pages they share, instead of one per statement.
+    ///
+    /// Returns what each statement returned once the transaction has committed, or `None`
+    /// for one handed back to the caller to run on the pool; a statement handed back changed
+    /// nothing. A statement that fails (a constraint, a value this module does not bind) is
+    /// undone on its own by SQLite, which keeps the transaction, and is handed back while
+    /// the others commit. When the transaction cannot begin (another connection writes) or is
+    /// lost (over budget, an I/O error), every statement is handed back.
+    pub fn transaction<T>(
+        &self,
+        statements: &[&Statement],
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<Option<Result<Vec<T>>>> {
+        let none = || statements.iter().map(|_| None).collect();
+        let held = match self.take() {
+            Ok(held) => held,
+            Err(error) => return self.hand_over_all(&error, statements.len(), none()),
         };
-        let mapped = self.run(|connection| {
-            let mut prepared = connection.prepare_cached(&statement.sql)?;
-            let mut rows = prepared.query(rusqlite::params_from_iter(values))?;
-            let mut mapped = Vec::new();
-            while let Some(row) = rows.next()? {
-                mapped.push(map(row));
+        let connection = &held.connection;
+        held.ticks.store(0, Ordering::Relaxed);
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            // Busy: another connection holds the write lock. The connection stays fit.
+            self.give_back(held);
+            return self.hand_over_all(&error, statements.len(), none());
+        }
+        let mut done: Vec<Option<Vec<rusqlite::Result<T>>>> = Vec::with_capacity(statements.len());
+        for statement in statements {
+            held.ticks.store(0, Ordering::Relaxed);
+            let Some(values) = values_of(statement) else {
+                self.handed_over.fetch_add(1, Ordering::Relaxed);
+                done.push(None);
+                continue;
+            };
+            self.statements.count();
+            match step(connection, &statement.sql, values, &mut map) {
+                Ok(mapped) => done.push(Some(mapped)),
+                Err(error) if connection.is_autocommit() => {
+                    // SQLite rolled the whole transaction back (interrupted, I/O): nothing
+                    // of it was written. The connection is dropped unless merely interrupted.
+                    if is_interrupt(&error) {
+                        self.give_back(held);
+                    }
+                    return self.hand_over_all(&error, statements.len(), none());
+                }
+                Err(error) => {
+                    // Only this statement was undone; the transaction goes on.
+                    self.hand_over::<()>(&error);
+                    done.push(None);
+                }
             }
-            Ok(mapped)
-        })?;
-        Some(
-            mapped
-                .into_iter()
-                .collect::<rusqlite::Result<Vec<T>>>()
-                .map_err(|e| Error::Internal(format!("an inline SQLite row did not map: {e}"))),
-        )
+        }
+        if let Err(error) = connection.execute_batch("COMMIT") {
+            if !connection.is_autocommit() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            return self.hand_over_all(&error, statements.len(), none());
+        }
+        self.give_back(held);
+        let committed = done.iter().filter(|d| d.is_some()).count() as u64;
+        self.served.fetch_add(committed, Ordering::Relaxed);
+        self.unchecked.fetch_add(committed, Ordering::Relaxed);
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        done.into_iter().map(|mapped| mapped.map(collected)).collect()
     }
 
     /// Runs `read` on an idle connection (opened when none is); `None` when it went over
@@ -218,6 +271,13 @@ impl Inline {
         }
     }
 
+    /// Hands back all `count` statements of a transaction that did not commit.
+    fn hand_over_all<T>(&self, error: &rusqlite::Error, count: usize, none: Vec<Option<T>>) -> Vec<Option<T>> {
+        self.hand_over::<()>(error);
+        self.handed_over.fetch_add(count.saturating_sub(1) as u64, Ordering::Relaxed);
+        none
+    }
+
     fn hand_over<T>(&self, error: &rusqlite::Error) -> Option<T> {
         if !is_interrupt(error) {
             tracing::debug!(%error, kind = ?self.kind, "an inline SQLite statement was refused; running it on the pool");
@@ -273,6 +333,55 @@ impl Inline {
                 writeln!(out, "todoql_sqlite_inline_statements_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {count}");
         }
     }
+
+    /// Group commits so far ([`Inline::transaction`]).
+    pub fn group_commits(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+
+    /// Prometheus lines for the group commits of [`Inline::transaction`] (the writer's).
+    pub fn render_commits(&self, out: &mut String) {
+        use std::fmt::Write;
+        let count = self.transactions.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP todoql_sqlite_group_commits_total Transactions that committed inline writes together.\n\
+             # TYPE todoql_sqlite_group_commits_total counter\ntodoql_sqlite_group_commits_total {count}\n"
+        );
+    }
+}
+
+/// The values of `statement` as SQLite binds them; `None` when one is of a type this module
+/// does not bind.
+fn values_of(statement: &Statement) -> Option<Vec<SqliteValue>> {
+    match &statement.values {
+        Some(values) => values.0.iter().map(bindable).collect(),
+        None => Some(Vec::new()),
+    }
+}
+
+/// Runs `sql` with `values` to its end (a cached prepared statement), mapping every row.
+fn step<T>(
+    connection: &Connection,
+    sql: &str,
+    values: Vec<SqliteValue>,
+    map: &mut impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<rusqlite::Result<T>>> {
+    let mut prepared = connection.prepare_cached(sql)?;
+    let mut rows = prepared.query(rusqlite::params_from_iter(values))?;
+    let mut mapped = Vec::new();
+    while let Some(row) = rows.next()? {
+        mapped.push(map(row));
+    }
+    Ok(mapped)
+}
+
+/// The rows of a statement that ran to its end; one that did not map is an internal error.
+fn collected<T>(mapped: Vec<rusqlite::Result<T>>) -> Result<Vec<T>> {
+    mapped
+        .into_iter()
+        .collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(|e| Error::Internal(format!("an inline SQLite row did not map: {e}")))
 }
 
 fn is_interrupt(error: &rusqlite::Error) -> bool {
@@ -337,6 +446,72 @@ mod tests {
         // A row that does not map is an error after the write, not a reason to write again.
         let unmapped = writer.rows(&insert, |row| row.get::<_, String>(0));
         assert!(matches!(unmapped, Some(Err(Error::Internal(_)))));
+        assert_eq!(count(&other), 2);
+    }
+
+    /// A writer on a fresh database with a table `t(n UNIQUE)`, and another connection to it.
+    fn writer_and_other(dir: &tempfile::TempDir, steps: u64) -> (Inline, Connection) {
+        let path = dir.path().join("g.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(n UNIQUE);").unwrap();
+        let url = format!("sqlite://{}", path.display());
+        (Inline::new(&url, Kind::Write, steps, Arc::new(StatementCounter::default())).expect("writer"), other)
+    }
+
+    fn insert(n: i64) -> Statement {
+        Statement::from_sql_and_values(sea_orm::DbBackend::Sqlite, "INSERT INTO t VALUES (?) RETURNING n", [n.into()])
+    }
+
+    fn count(connection: &Connection) -> i64 {
+        connection.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_group_commit_commits_every_statement_but_the_one_that_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, other) = writer_and_other(&dir, 10_000);
+        let (one, again, two) = (insert(1), insert(1), insert(2));
+        let unbindable = Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            "INSERT INTO t VALUES (?) RETURNING n",
+            [1.5f64.into()],
+        );
+        let outcomes = writer.transaction(&[&one, &again, &unbindable, &two], |row| row.get::<_, i64>(0));
+        let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.map(Result::ok)).collect();
+        assert_eq!(outcomes, vec![Some(Some(vec![1])), None, None, Some(Some(vec![2]))]);
+        assert_eq!(count(&other), 2, "the duplicate was undone alone, the rest committed");
+        assert_eq!(writer.group_commits(), 1);
+        let mut text = String::new();
+        writer.render(&mut text);
+        writer.render_commits(&mut text);
+        assert!(text.contains("write\",outcome=\"served\"} 2\n"), "{text}");
+        assert!(text.contains("write\",outcome=\"handed_over\"} 2\n"), "{text}");
+        assert!(text.contains("todoql_sqlite_group_commits_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn a_group_commit_that_cannot_begin_or_is_interrupted_hands_everything_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, other) = writer_and_other(&dir, 10_000);
+        let (one, two) = (insert(1), insert(2));
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let outcomes = writer.transaction(&[&one, &two], |row| row.get::<_, i64>(0));
+        assert!(outcomes.iter().all(Option::is_none), "the write lock is taken: no waiting");
+        other.execute_batch("COMMIT").unwrap();
+        // The second statement goes over its budget: SQLite rolls the whole transaction back,
+        // the first insert with it.
+        let heavy = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 10 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
+             SELECT x FROM c RETURNING n",
+        );
+        let outcomes = writer.transaction(&[&one, &heavy, &two], |row| row.get::<_, i64>(0));
+        assert!(outcomes.iter().all(Option::is_none));
+        assert_eq!(count(&other), 0, "nothing of it was written");
+        assert_eq!(writer.group_commits(), 0);
+        // The connection is still fit.
+        let outcomes = writer.transaction(&[&one, &two], |row| row.get::<_, i64>(0));
+        assert!(outcomes.iter().all(Option::is_some));
         assert_eq!(count(&other), 2);
     }
 

@@ -29,6 +29,9 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
         body.push_str(crate::db::Inline::METRIC_HEADER);
         inline.iter().for_each(|statements| statements.render(&mut body));
     }
+    if let Some(writer) = &app.state.writer {
+        writer.render_commits(&mut body);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

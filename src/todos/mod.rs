@@ -1,5 +1,6 @@
 //! Todos: the table, the owner-scoped store, cursor pagination and the GraphQL surface.
 
+pub mod commit;
 pub(crate) mod entity;
 mod inputs;
 mod loader;
@@ -8,6 +9,7 @@ mod schema;
 pub mod store;
 mod subscription;
 
+pub use commit::WriteQueue;
 pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
 pub use loader::{TodoPageLoader, TodoPages};
 pub use page::{PageArgs, connection_complexity};

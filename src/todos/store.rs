@@ -15,6 +15,7 @@ use sea_orm::{
     Statement, TransactionTrait, Value,
 };
 
+use super::commit::WriteQueue;
 use super::entity::{self, Column, Entity as Todos, fold};
 use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
@@ -30,7 +31,10 @@ use crate::state::State;
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
     reader: Option<&'a Inline>,
+    /// On SQLite, the inline writer, which commits the writes queued here together
+    /// ([`super::commit`]).
     writer: Option<&'a Arc<Inline>>,
+    queue: &'a Arc<WriteQueue>,
     events: &'a Events,
     owner: &'a str,
 }
@@ -59,8 +63,8 @@ pub struct Page {
 impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
-        let (reader, writer) = (state.reader.as_deref(), state.writer.as_ref());
-        Self { db: &state.db, reader, writer, events: &state.events, owner: &owner.id }
+        let (reader, writer, queue) = (state.reader.as_deref(), state.writer.as_ref(), &state.writes);
+        Self { db: &state.db, reader, writer, queue, events: &state.events, owner: &owner.id }
     }
 
     /// All of this owner's todos: where every query starts.
@@ -140,28 +144,24 @@ impl<'a> TodoStore<'a> {
     /// request times out) while the commit is under way, the commit and its event still go
     /// together, so no subscriber misses a change that happened.
     async fn write(&self, kind: TodoEventKind, write: Write) -> Result<entity::Model> {
-        let (db, events, writer) = (self.db.clone(), self.events.clone(), self.writer.cloned());
+        let (db, events) = (self.db.clone(), self.events.clone());
+        let writes = self.writer.map(|writer| (writer.clone(), self.queue.clone()));
         let task = tokio::spawn(async move {
-            let _order = events.begin().await;
             let statement = write.returning_row(db.get_database_backend());
+            if let Some((writer, queue)) = &writes {
+                return super::commit::write(queue, writer, &events, &db, kind, statement).await;
+            }
+            let _order = events.begin().await;
             let model = if events.stages_in_transaction() {
                 let txn = db.begin().await?;
                 let model = returned(&txn, statement).await?;
                 events.stage(&txn, &Change::of(kind, &model)).await?;
                 txn.commit().await?;
                 model
-            } else if let Some(writer) = &writer
-                && let Some(rows) = writer.rows(&statement, todo_of_row)
-            {
-                rows?.into_iter().next().ok_or(Error::NotFound)?
             } else {
                 returned(&db, statement).await?
             };
             events.committed(Change::of(kind, &model));
-            // Still holding the write-order lock: no write runs beside the checkpoint.
-            if let Some(writer) = &writer {
-                writer.checkpoint_if_due().await;
-            }
             Ok(model)
         });
         task.await.map_err(|e| Error::Internal(format!("write task failed: {e}")))?
@@ -232,7 +232,7 @@ impl<'a> TodoStore<'a> {
 
 /// A todo from a row of `SELECT` over every column, which sea-orm lists in the order of
 /// [`Column`]'s variants (by position: looking columns up by name cost a few percent of a read).
-fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::Model> {
+pub(super) fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::Model> {
     Ok(entity::Model {
         id: row.get(Column::Id as usize)?,
         owner_id: row.get(Column::OwnerId as usize)?,
@@ -266,7 +266,7 @@ impl Write {
 }
 
 /// The todo a write statement returned; `NOT_FOUND` when it wrote none (not the owner's).
-async fn returned(db: &impl ConnectionTrait, statement: Statement) -> Result<entity::Model> {
+pub(super) async fn returned(db: &impl ConnectionTrait, statement: Statement) -> Result<entity::Model> {
     let row = db.query_one_raw(statement).await?.ok_or(Error::NotFound)?;
     Ok(entity::Model::from_query_result(&row, "")?)
 }
