@@ -18,7 +18,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use todoql::config::Config;
-use todoql::graphql::{AppSchema, DocumentCache};
+use todoql::graphql::{DocumentCache, Schemas};
 use todoql::state::State;
 
 /// The load test's read.
@@ -37,7 +37,7 @@ fn documents(c: &mut Criterion) {
 }
 
 /// A schema over a fresh SQLite database with the given document cache.
-async fn schema(dir: &std::path::Path, documents: DocumentCache) -> (AppSchema, State) {
+async fn schema(dir: &std::path::Path, documents: DocumentCache) -> (Schemas, State) {
     let mut config = Config::for_database(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()));
     config.jwt_secret = Some("a benchmark secret of at least 32 bytes, honestly".to_owned());
     let state = State { documents: Arc::new(documents), ..todoql::app::open(config).await.expect("state") };

@@ -26,7 +26,7 @@ use tower::ServiceExt;
 
 use todoql::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use todoql::config::Config;
-use todoql::graphql::AppSchema;
+use todoql::graphql::Schemas;
 use todoql::state::State;
 use todoql::todos::PageArgs;
 use todoql::todos::store::TodoStore;
@@ -44,7 +44,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
     state: State,
-    schema: AppSchema,
+    schema: Schemas,
     router: axum::Router,
     users: Vec<(String, String)>,
     next: AtomicUsize,
@@ -72,7 +72,7 @@ fn request(query: &str, viewer: Viewer) -> async_graphql::Request {
         .data(todoql::loaders::Loaders::caching())
 }
 
-async fn execute_ok(schema: &AppSchema, request: async_graphql::Request) -> async_graphql::Value {
+async fn execute_ok(schema: &Schemas, request: async_graphql::Request) -> async_graphql::Value {
     let response = schema.execute(request).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     response.data

@@ -38,11 +38,11 @@ pub enum StartError {
 /// Opens the database, applies pending migrations and builds the router.
 pub async fn build(config: Config) -> Result<Router, StartError> {
     let state = open(config).await?;
-    let schema = crate::graphql::build(state.clone());
+    let schemas = crate::graphql::build(state.clone());
     spawn_sweeper(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);
-    Ok(http::router(App { schema, state, sockets: Default::default() }))
+    Ok(http::router(App { schemas, state, sockets: Default::default() }))
 }
 
 /// Opens the database, applies pending migrations and starts the event stream: the state

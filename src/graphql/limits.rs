@@ -1,6 +1,7 @@
 //! Refuses hostile documents before anything runs, gives every error a stable code, and
 //! serves parsed documents and validations from the document cache.
 
+use std::any::TypeId;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -70,8 +71,13 @@ impl Extension for RequestLimits {
         self.documents.attach(&mut request);
         if let Ok(document) = request.parsed_query() {
             refuse_hostile(ctx, document)?;
+            // Looked up already by `Schemas::execute` (HTTP), or not yet (WebSocket).
+            let plan = match request.data.get(&TypeId::of::<Planned>()).and_then(|d| d.downcast_ref::<Planned>()) {
+                Some(planned) => planned.0.lock().ok().and_then(|mut plan| plan.take()),
+                None => self.documents.validation(&request),
+            };
             if let Ok(mut validation) = self.validation.lock() {
-                *validation = self.documents.validation(&request);
+                *validation = plan;
             }
         }
         next.run(ctx, request).await
@@ -132,9 +138,24 @@ impl Extension for RequestLimits {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        // Resolvers code their own errors; what is left is input coercion by async-graphql.
-        response.errors = response.errors.into_iter().map(|e| coded(e, "BAD_USER_INPUT")).collect();
+        response.errors = response.errors.into_iter().map(coded_input_error).collect();
         response
+    }
+}
+
+/// The code of an error raised while executing: resolvers code their own errors; what is left
+/// is input coercion by async-graphql.
+pub(super) fn coded_input_error(error: ServerError) -> ServerError {
+    coded(error, "BAD_USER_INPUT")
+}
+
+/// The validation [`Schemas::execute`](super::Schemas::execute) looked up for a request, for
+/// the extension to use rather than look it up again.
+pub(super) struct Planned(Mutex<Option<Validation>>);
+
+impl Planned {
+    pub(super) fn new(plan: Option<Validation>) -> Self {
+        Self(Mutex::new(plan))
     }
 }
 

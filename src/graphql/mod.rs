@@ -37,24 +37,68 @@ pub struct Subscription(TodoSubscription);
 /// The schema todoql serves.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder(documents: Arc<DocumentCache>) -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .extension(limits::Limits::new(documents))
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_directives(MAX_DIRECTIVES)
+/// The schema, twice: `full` runs every check on a request, `validated` only what a request
+/// needs to run, for requests whose document, operation and variables passed `full`'s
+/// checks before ([`Schemas::execute`] decides).
+///
+/// Why two: async-graphql runs every field of a request through the schema's extensions
+/// when it has any (a registry lookup and a boxed future per field and list item), and the
+/// checks and the document cache are an extension ([`limits`]). A request the cache has
+/// seen validated needs none of it. On the load benchmark's read (60 fields) that was
+/// about a seventh of the server's CPU time per request (README, Performance).
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every check, the document cache and the error codes ([`limits`]); subscriptions.
+    pub full: AppSchema,
+    /// No extension; async-graphql's fast validation (complexity, depth, fragment cycles).
+    validated: AppSchema,
+    documents: Arc<DocumentCache>,
 }
 
-/// The schema, serving with `state` (and caching documents in `state.documents`).
-pub fn build(state: State) -> AppSchema {
-    let mut builder = builder(state.documents.clone());
-    if !state.config.graphql_introspection {
-        // Suggestions ("did you mean …") would leak the schema that introspection hides.
-        builder = builder.disable_introspection().disable_suggestions();
+impl Schemas {
+    /// Runs `request` on `validated` when the document cache holds a successful validation of
+    /// its document, operation and variables, else on `full` (which validates, and keeps a
+    /// success). Both give errors the same codes.
+    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+        let mut request = request.into();
+        self.documents.attach(&mut request);
+        match self.documents.validation(&request) {
+            Some(cache::Validation::Cached(_)) => {
+                let mut response = self.validated.execute(request).await;
+                response.errors = response.errors.into_iter().map(limits::coded_input_error).collect();
+                response
+            }
+            plan => self.full.execute(request.data(limits::Planned::new(plan))).await,
+        }
     }
-    builder.data(state).finish()
+}
+
+fn builder(extension: Option<limits::Limits>) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES);
+    match extension {
+        Some(limits) => builder.extension(limits),
+        None => builder.validation_mode(async_graphql::ValidationMode::Fast),
+    }
+}
+
+/// The schemas, serving with `state` (and caching documents in `state.documents`).
+pub fn build(state: State) -> Schemas {
+    let documents = state.documents.clone();
+    let schema = |extension| {
+        let mut builder = builder(extension);
+        if !state.config.graphql_introspection {
+            // Suggestions ("did you mean …") would leak the schema that introspection hides.
+            builder = builder.disable_introspection().disable_suggestions();
+        }
+        builder.data(state.clone()).finish()
+    };
+    let full = schema(Some(limits::Limits::new(documents.clone())));
+    Schemas { full, validated: schema(None), documents }
 }
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    builder(Arc::default()).finish().sdl()
+    builder(Some(limits::Limits::new(Arc::default()))).finish().sdl()
 }

@@ -166,7 +166,7 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     tracing::Span::current().record("operation", operation.as_str());
     let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
     let started = std::time::Instant::now();
-    let result = tokio::time::timeout(timeout, app.schema.execute(request)).await;
+    let result = tokio::time::timeout(timeout, app.schemas.execute(request)).await;
     let outcome = match &result {
         Ok(response) if response.errors.is_empty() => "ok",
         Ok(_) => "error",

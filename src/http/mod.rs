@@ -15,14 +15,14 @@ use axum::routing::get;
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::graphql::AppSchema;
+use crate::graphql::Schemas;
 use crate::state::State;
 
 /// What every handler gets: the schema and the shared state.
 #[derive(Clone)]
 pub struct App {
-    /// The executable schema.
-    pub schema: AppSchema,
+    /// The executable schemas.
+    pub schemas: Schemas,
     /// The shared state (also inside the schema).
     pub state: State,
     /// Open subscription sockets per user, for `WS_MAX_CONNECTIONS_PER_USER`.

@@ -141,7 +141,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
         let (app, session) = (app.clone(), session.clone());
         move |payload: Value| async move { initialise(app, session, payload, connection).await }
     };
-    let mut messages = async_graphql::http::WebSocket::new(app.schema.clone(), input, protocol)
+    let mut messages = async_graphql::http::WebSocket::new(app.schemas.full.clone(), input, protocol)
         .on_connection_init(on_init)
         .keepalive_timeout(None);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);

@@ -80,3 +80,46 @@ async fn a_request_that_failed_validation_fails_the_same_way_every_time() {
     assert_eq!(app.metric(VALIDATION_HITS).await, 0);
     assert!(app.metric(VALIDATION_MISSES).await >= 6);
 }
+
+/// A request whose validation the cache holds runs on the schema without the checks
+/// extension (`Schemas::execute`): it must answer exactly as the full schema did the first
+/// time, guards, scoping and error codes included.
+#[tokio::test]
+async fn a_request_served_from_a_cached_validation_answers_as_the_first_did() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (app.sign_up().await, app.sign_up().await);
+    let id = app.create_todo(&alice, "alice's").await;
+    app.create_todo(&bob, "bob's").await;
+    let page = "query($n: Int) { todos(first: $n) { totalCount nodes { id title owner { id } } } }";
+    let one = "query($id: ID!) { todo(id: $id) { id title } }";
+    let me = "{ me { id todos(first: 5) { nodes { title } } } }";
+    let toggle = "mutation($id: ID!) { toggleTodo(id: $id) { id } }";
+    let cases: Vec<(Option<&str>, &str, serde_json::Value, &str)> = vec![
+        (Some(&alice.token), page, json!({ "n": 5 }), ""),
+        (Some(&bob.token), page, json!({ "n": 5 }), ""),
+        (None, page, json!({ "n": 5 }), "UNAUTHENTICATED"),
+        (Some(&bob.token), one, json!({ "id": id }), ""), // null: not his
+        (Some(&bob.token), toggle, json!({ "id": id }), "NOT_FOUND"),
+        (Some(&alice.token), page, json!({ "n": 101 }), "BAD_USER_INPUT"),
+        (Some(&alice.token), me, json!({}), ""),
+        (None, me, json!({}), "UNAUTHENTICATED"),
+    ];
+    for (token, query, variables, code) in &cases {
+        let first = app.post(*token, query, variables.clone()).await;
+        let hits = app.metric(VALIDATION_HITS).await;
+        let second = app.post(*token, query, variables.clone()).await;
+        assert_eq!(app.metric(VALIDATION_HITS).await, hits + 1, "{query} {variables}: from the cache");
+        assert_eq!(first, second, "{query} {variables}");
+        if code.is_empty() {
+            assert!(second.1.get("errors").is_none(), "{query} {variables}: {}", second.1);
+        } else {
+            assert_eq!(error_code(&second.1), *code, "{query} {variables}: {}", second.1);
+        }
+    }
+    // Scoped to the token's user on both paths.
+    let (_, none) = app.post(Some(&bob.token), one, json!({ "id": id })).await;
+    assert_eq!(none["data"]["todo"], serde_json::Value::Null, "{none}");
+    let (_, bobs) = app.post(Some(&bob.token), page, json!({ "n": 5 })).await;
+    assert_eq!(bobs["data"]["todos"]["nodes"][0]["title"], "bob's", "{bobs}");
+    assert_eq!(bobs["data"]["todos"]["totalCount"], 1, "{bobs}");
+}
