@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OpenFlags, Row};
@@ -48,6 +48,11 @@ use crate::error::{Error, Result};
 /// two fsyncs whatever its size: measured with `scripts/load`, 100 writes per checkpoint gave
 /// about a tenth less write throughput than 200, and 400 about a twelfth more.
 pub const WRITES_PER_CHECKPOINT: u64 = 400;
+
+/// The most [`Snapshot`]s open at once; past it a request reads statement by statement. A
+/// request that runs inline from start to end holds one for no longer than one poll, so about
+/// one per runtime thread is ever open: the bound is for requests that wait on the pool.
+pub const MAX_SNAPSHOTS: usize = 8;
 
 /// The progress handler runs at most every this many virtual-machine steps.
 const STEPS_PER_TICK: u64 = 1_000;
@@ -69,6 +74,8 @@ pub struct Inline {
     handed_over: AtomicU64,
     /// Group commits ([`Inline::transaction`]).
     transactions: AtomicU64,
+    /// Connections held by [`Snapshot`]s now.
+    snapshots: AtomicUsize,
 }
 
 /// What the connections may do.
@@ -106,6 +113,7 @@ impl Inline {
             unchecked: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
             transactions: AtomicU64::new(0),
+            snapshots: AtomicUsize::new(0),
         })
     }
 
@@ -133,6 +141,24 @@ impl Inline {
         let values = values_of(statement)?;
         let mapped = self.run(|connection| step(connection, &statement.sql, values, &mut map))?;
         Some(collected(mapped))
+    }
+
+    /// A read transaction for one request's reads ([`Snapshot`]); `None` on the writer, when
+    /// [`MAX_SNAPSHOTS`] are open, or when no connection opens.
+    pub fn snapshot(self: &Arc<Self>) -> Option<Snapshot> {
+        if self.kind != Kind::Read || self.snapshots.fetch_add(1, Ordering::Relaxed) >= MAX_SNAPSHOTS {
+            self.snapshots.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        // Deferred: the snapshot is taken by the first statement that reads.
+        match self.take().and_then(|held| held.connection.execute_batch("BEGIN").map(|()| held)) {
+            Ok(held) => Some(Snapshot { inline: self.clone(), held: Mutex::new(Some(held)) }),
+            Err(error) => {
+                self.snapshots.fetch_sub(1, Ordering::Relaxed);
+                self.hand_over::<()>(&error);
+                None
+            }
+        }
     }
 
     /// Runs `statements`, writes each, in one transaction (a group commit): one commit, and
@@ -351,6 +377,81 @@ impl Inline {
     }
 }
 
+/// One request's reads in one read transaction, on one read-only connection: each statement
+/// sees the state the first one saw (a page and its `totalCount` agree), and the transaction
+/// is begun and ended once per request instead of once per statement (on the load
+/// benchmark's read, the user check and the page: two thirds of SQLite's time was beginning
+/// and ending read transactions, their WAL-index locks included).
+///
+/// Statements keep their budget; one that goes over it or fails is handed back as with
+/// [`Inline::rows`], and a snapshot SQLite ended (it cannot be relied on) gives way to
+/// statement-by-statement reads. Dropped with the request: the transaction ends, and the
+/// connection goes back to the others.
+pub struct Snapshot {
+    inline: Arc<Inline>,
+    held: Mutex<Option<Held>>,
+}
+
+impl Snapshot {
+    /// Runs `query` in the snapshot and maps its rows; `None` hands it back to the caller to
+    /// run on the pool.
+    pub fn select<T>(
+        &self,
+        query: &impl QueryTrait,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>> {
+        self.rows(&query.build(DbBackend::Sqlite), map)
+    }
+
+    /// Runs `statement` in the snapshot, like [`Inline::rows`].
+    pub fn rows<T>(
+        &self,
+        statement: &Statement,
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>> {
+        let inline = &self.inline;
+        let mut slot = self.held.lock().ok()?;
+        let Some(held) = slot.as_ref() else {
+            drop(slot);
+            return inline.rows(statement, map);
+        };
+        let values = values_of(statement)?;
+        held.ticks.store(0, Ordering::Relaxed);
+        inline.statements.count();
+        match step(&held.connection, &statement.sql, values, &mut map) {
+            Ok(mapped) => {
+                inline.served.fetch_add(1, Ordering::Relaxed);
+                Some(collected(mapped))
+            }
+            Err(error) => {
+                let fit = is_interrupt(&error);
+                if !fit || held.connection.is_autocommit() {
+                    // SQLite ended the transaction, or the connection is suspect: read the
+                    // rest statement by statement.
+                    if let Some(held) = slot.take()
+                        && fit
+                    {
+                        inline.give_back(held);
+                    }
+                }
+                inline.hand_over(&error)
+            }
+        }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let held = self.held.get_mut().ok().and_then(Option::take);
+        if let Some(held) = held
+            && (held.connection.is_autocommit() || held.connection.execute_batch("COMMIT").is_ok())
+        {
+            self.inline.give_back(held);
+        }
+        self.inline.snapshots.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The values of `statement` as SQLite binds them; `None` when one is of a type this module
 /// does not bind.
 fn values_of(statement: &Statement) -> Option<Vec<SqliteValue>> {
@@ -513,6 +614,43 @@ mod tests {
         let outcomes = writer.transaction(&[&one, &two], |row| row.get::<_, i64>(0));
         assert!(outcomes.iter().all(Option::is_some));
         assert_eq!(count(&other), 2);
+    }
+
+    #[test]
+    fn a_snapshot_sees_one_state_until_it_is_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, other) = writer_and_other(&dir, 10_000);
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let reader = Arc::new(Inline::new(&url, Kind::Read, 10_000, Arc::new(StatementCounter::default())).unwrap());
+        assert!(Arc::new(writer).snapshot().is_none(), "snapshots are for reads");
+        let counted = Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT count(*) FROM t");
+        let count_in = |snapshot: &Snapshot| snapshot.rows(&counted, |r| r.get::<_, i64>(0)).unwrap().unwrap()[0];
+        let snapshot = reader.snapshot().expect("a snapshot");
+        assert_eq!(count_in(&snapshot), 0);
+        other.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        assert_eq!(count_in(&snapshot), 0, "the state its first statement saw");
+        assert_eq!(reader.rows(&counted, |r| r.get::<_, i64>(0)).unwrap().unwrap(), vec![1], "outside: the new state");
+        // A statement over budget is handed back; the snapshot goes on.
+        let heavy = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c",
+        );
+        assert!(snapshot.rows(&heavy, |r| r.get::<_, i64>(0)).is_none());
+        assert_eq!(count_in(&snapshot), 0);
+        drop(snapshot);
+        assert_eq!(reader.snapshots.load(Ordering::Relaxed), 0);
+        let idle = reader.idle.lock().unwrap().len();
+        assert_eq!(idle, 2, "its connection went back, beside the one opened for the read outside");
+        // The transaction ended: a checkpoint can reset the WAL.
+        let (busy, _, _): (i64, i64, i64) =
+            other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+        assert_eq!(busy, 0);
+        assert_eq!(count_in(&reader.snapshot().unwrap()), 1);
+        // At most MAX_SNAPSHOTS at once.
+        let open: Vec<_> = (0..MAX_SNAPSHOTS).map(|_| reader.snapshot().expect("under the bound")).collect();
+        assert!(reader.snapshot().is_none());
+        drop(open);
+        assert!(reader.snapshot().is_some());
     }
 
     #[test]

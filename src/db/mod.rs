@@ -2,7 +2,7 @@
 
 mod inline;
 
-pub use inline::{Inline, Kind};
+pub use inline::{Inline, Kind, Snapshot};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -132,9 +132,19 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     }
     // Before anything looks at the document: a text seen before is not parsed again.
     app.state.documents.attach(&mut request);
-    let viewer = match bearer::authenticate(&headers, &app.state).await {
+    let credential = bearer::authenticate(&headers, &app.state).await;
+    // A query's reads, the user check included, share one SQLite read transaction.
+    let snapshot = match (&credential, &app.state.reader) {
+        (Credential::Valid { .. } | Credential::Linked { .. }, Some(reader))
+            if operation_type(&mut request) == Some(OperationType::Query) =>
+        {
+            reader.snapshot()
+        }
+        _ => None,
+    };
+    let viewer = match credential {
         Credential::Absent => Viewer::Anonymous,
-        Credential::Valid { user_id, .. } => match users::exists(&app.state, &user_id).await {
+        Credential::Valid { user_id, .. } => match users::exists(&app.state, snapshot.as_ref(), &user_id).await {
             Ok(true) => Viewer::User(AuthenticatedUser { id: user_id }),
             Ok(false) => Viewer::Deleted,
             Err(error) => return failure(media, error),
@@ -161,6 +171,9 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     let mut request = request.data(viewer).data(SignedInHere::default()).data(Loaders::caching());
     if let Some(client) = client {
         request = request.data(client);
+    }
+    if let Some(snapshot) = snapshot {
+        request = request.data(snapshot);
     }
     let operation = operation_label(&mut request);
     tracing::Span::current().record("operation", operation.as_str());

@@ -217,7 +217,7 @@ async fn initialise(
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
-            if users::exists(&app.state, &user_id).await? {
+            if users::exists(&app.state, None, &user_id).await? {
                 Viewer::User(AuthenticatedUser { id: user_id })
             } else {
                 Viewer::Deleted

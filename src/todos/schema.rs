@@ -146,7 +146,7 @@ impl TodoConnection {
         let total = self
             .total
             .get_or_try_init(|| async {
-                let count = TodoStore::of(State::of(ctx)?, &self.owner).count(&self.filter).await?;
+                let count = TodoStore::in_request(ctx, &self.owner)?.count(&self.filter).await?;
                 Ok::<_, Error>(i64::try_from(count).unwrap_or(i64::MAX))
             })
             .await?;
@@ -164,7 +164,7 @@ impl TodoQuery {
     /// The caller's todo with this id; null when it is missing or not the caller's.
     #[graphql(guard = "SignedIn")]
     async fn todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Option<Todo>> {
-        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
+        let store = TodoStore::in_request(ctx, caller(ctx)?)?;
         Ok(store.find(&id).await?.map(Todo))
     }
 
@@ -185,7 +185,7 @@ impl TodoQuery {
     ) -> Result<TodoConnection> {
         let owner = caller(ctx)?;
         let args = PageArgs::new(first, after, last, before, filter, order_by)?;
-        let page = TodoStore::of(State::of(ctx)?, owner).page(&args).await?;
+        let page = TodoStore::in_request(ctx, owner)?.page(&args).await?;
         Ok(TodoConnection::new(owner.clone(), &args, page))
     }
 }
@@ -208,7 +208,7 @@ impl TodoMutation {
         if let Some(description) = &input.description {
             inputs::check_description(description)?;
         }
-        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
+        let store = TodoStore::in_request(ctx, caller(ctx)?)?;
         Ok(Todo(store.create(title, input.description).await?))
     }
 
@@ -222,21 +222,21 @@ impl TodoMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateTodoInput,
     ) -> Result<Todo> {
         let changes = changes(input)?;
-        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
+        let store = TodoStore::in_request(ctx, caller(ctx)?)?;
         Ok(Todo(store.update(&id, changes).await?))
     }
 
     /// Flips `completed`. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
     async fn toggle_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Todo> {
-        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
+        let store = TodoStore::in_request(ctx, caller(ctx)?)?;
         Ok(Todo(store.toggle(&id).await?))
     }
 
     /// Deletes a todo and returns its id. `NOT_FOUND` unless the todo is the caller's.
     #[graphql(guard = "SignedIn")]
     async fn delete_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<ID> {
-        let store = TodoStore::of(State::of(ctx)?, caller(ctx)?);
+        let store = TodoStore::in_request(ctx, caller(ctx)?)?;
         store.delete(&id).await?;
         Ok(id)
     }

@@ -19,9 +19,11 @@ use super::commit::WriteQueue;
 use super::entity::{self, Column, Entity as Todos, fold};
 use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
+use async_graphql::Context;
+
 use crate::auth::AuthenticatedUser;
 use crate::clock;
-use crate::db::Inline;
+use crate::db::{Inline, Snapshot};
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 use crate::state::State;
@@ -31,6 +33,8 @@ use crate::state::State;
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
     reader: Option<&'a Inline>,
+    /// The request's read transaction, when it has one (queries on SQLite).
+    snapshot: Option<&'a Snapshot>,
     /// On SQLite, the inline writer, which commits the writes queued here together
     /// ([`super::commit`]).
     writer: Option<&'a Arc<Inline>>,
@@ -64,7 +68,13 @@ impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
         let (reader, writer, queue) = (state.reader.as_deref(), state.writer.as_ref(), &state.writes);
-        Self { db: &state.db, reader, writer, queue, events: &state.events, owner: &owner.id }
+        Self { db: &state.db, reader, snapshot: None, writer, queue, events: &state.events, owner: &owner.id }
+    }
+
+    /// The store of the signed-in `owner` for the request of `ctx`: its reads go through the
+    /// request's snapshot when it has one ([`Snapshot`]).
+    pub fn in_request(ctx: &'a Context<'_>, owner: &'a AuthenticatedUser) -> Result<Self> {
+        Ok(Self { snapshot: ctx.data_opt::<Snapshot>(), ..Self::of(State::of(ctx)?, owner) })
     }
 
     /// All of this owner's todos: where every query starts.
@@ -169,6 +179,11 @@ impl<'a> TodoStore<'a> {
 
     /// How many of the owner's todos the filter matches, whatever the cursor.
     pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
+        let count = Expr::col((Todos, Column::Id)).count();
+        let select = self.scope().filter(matching(filter)).select_only().column_as(count, "count");
+        if let Some(found) = self.read(&select, |row| row.get::<_, i64>(0)) {
+            return Ok(found?.first().map_or(0, |&n| u64::try_from(n).unwrap_or(0)));
+        }
         Ok(self.scope().filter(matching(filter)).count(self.db).await?)
     }
 
@@ -213,9 +228,23 @@ impl<'a> TodoStore<'a> {
         Ok(Page { todos, has_previous, has_next })
     }
 
-    /// The todos `select` finds: inline on SQLite ([`Reader`]), else through the pool.
+    /// Runs `select` inline on SQLite (in the request's snapshot when it has one); `None`
+    /// when it is to run on the pool.
+    fn read<T>(
+        &self,
+        select: &impl QueryTrait,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>> {
+        match (self.snapshot, self.reader) {
+            (Some(snapshot), _) => snapshot.select(select, map),
+            (None, Some(reader)) => reader.select(select, map),
+            (None, None) => None,
+        }
+    }
+
+    /// The todos `select` finds: inline on SQLite ([`Inline`]), else through the pool.
     async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
-        if let Some(found) = self.reader.and_then(|reader| reader.select(&select, todo_of_row)) {
+        if let Some(found) = self.read(&select, todo_of_row) {
             return found;
         }
         Ok(select.all(self.db).await?)
@@ -223,7 +252,7 @@ impl<'a> TodoStore<'a> {
 
     async fn any(&self, condition: Condition) -> Result<bool> {
         let select = self.scope().filter(condition).select_only().column(Column::Id).limit(1);
-        if let Some(found) = self.reader.and_then(|reader| reader.select(&select, |_| Ok(()))) {
+        if let Some(found) = self.read(&select, |_| Ok(())) {
             return Ok(!found?.is_empty());
         }
         Ok(select.into_tuple::<String>().one(self.db).await?.is_some())

@@ -4,6 +4,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 
 use super::entity::{self, Entity as Users};
 use crate::clock;
+use crate::db::Snapshot;
 use crate::error::{Error, Result};
 use crate::state::State;
 
@@ -43,10 +44,14 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 }
 
 /// Whether the account with this id exists: the check every authenticated request makes,
-/// inline on SQLite ([`crate::db::Reader`]).
-pub async fn exists(state: &State, id: &str) -> Result<bool> {
+/// inline on SQLite ([`crate::db::Inline`]), in the request's snapshot when it has one.
+pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Result<bool> {
     let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
-    if let Some(found) = state.reader.as_ref().and_then(|reader| reader.select(&select, |_| Ok(()))) {
+    let inline = match snapshot {
+        Some(snapshot) => snapshot.select(&select, |_| Ok(())),
+        None => state.reader.as_ref().and_then(|reader| reader.select(&select, |_| Ok(()))),
+    };
+    if let Some(found) = inline {
         return Ok(!found?.is_empty());
     }
     Ok(select.into_tuple::<String>().one(&state.db).await?.is_some())
