@@ -17,8 +17,11 @@ use crate::users::User;
 /// A todo. Only its owner can ever reach it.
 pub struct Todo(entity::Model);
 
+// Fields resolve one after another (`serial`): none of them waits on anything but the owner's
+// DataLoader, which batches across the todos of a list all the same, and a list of todos no
+// longer sets up a concurrent future set per todo (a few percent of a page's CPU time).
 /// A todo. Only its owner can ever reach it.
-#[Object]
+#[Object(serial)]
 impl Todo {
     /// Opaque id.
     async fn id(&self) -> ID {
