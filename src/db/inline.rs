@@ -9,6 +9,11 @@
 //! one read-write connection (todo writes already go one at a time, in commit order, under
 //! [`Events::begin`](crate::events::Events::begin)).
 //!
+//! Two shapes share that machinery: a query's reads run in one read transaction kept for the
+//! request ([`Snapshot`]), and the todo writes that queue while one commits are committed
+//! together, in one transaction ([`Inline::transaction`], driven by
+//! [`crate::todos::commit`]).
+//!
 //! Running inline must never stall the runtime, so every statement has a budget of SQLite
 //! virtual-machine steps ([`Config::sqlite_inline_steps`](crate::config::Config)) and never
 //! waits for a lock: one that goes over its budget (a search through a very long list, say)
