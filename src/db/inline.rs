@@ -156,7 +156,7 @@ impl Inline {
             return None;
         }
         // Deferred: the snapshot is taken by the first statement that reads.
-        match self.take().and_then(|held| held.connection.execute_batch("BEGIN").map(|()| held)) {
+        match self.take().and_then(|held| control(&held.connection, "BEGIN").map(|()| held)) {
             Ok(held) => Some(Snapshot { inline: self.clone(), held: Mutex::new(Some(held)) }),
             Err(error) => {
                 self.snapshots.fetch_sub(1, Ordering::Relaxed);
@@ -187,7 +187,7 @@ impl Inline {
         };
         let connection = &held.connection;
         held.ticks.store(0, Ordering::Relaxed);
-        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(error) = control(connection, "BEGIN IMMEDIATE") {
             // Busy: another connection holds the write lock. The connection stays fit.
             self.give_back(held);
             return self.hand_over_all(&error, statements.len(), none());
@@ -218,7 +218,7 @@ impl Inline {
                 }
             }
         }
-        if let Err(error) = connection.execute_batch("COMMIT") {
+        if let Err(error) = control(connection, "COMMIT") {
             if !connection.is_autocommit() {
                 let _ = connection.execute_batch("ROLLBACK");
             }
@@ -335,6 +335,8 @@ impl Inline {
         // Plans stay fixed whatever the values bound: otherwise a statement whose plan could
         // depend on a bound value (sea-orm binds the LIMIT) is prepared again on every run.
         connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        // Room for every shape of page (order, direction, cursor, filter) besides the rest.
+        connection.set_prepared_statement_cache_capacity(64);
         let held = Held { connection, ticks: Arc::new(AtomicU32::new(0)) };
         self.budget(&held)?;
         Ok(held)
@@ -449,12 +451,18 @@ impl Drop for Snapshot {
     fn drop(&mut self) {
         let held = self.held.get_mut().ok().and_then(Option::take);
         if let Some(held) = held
-            && (held.connection.is_autocommit() || held.connection.execute_batch("COMMIT").is_ok())
+            && (held.connection.is_autocommit() || control(&held.connection, "COMMIT").is_ok())
         {
             self.inline.give_back(held);
         }
         self.inline.snapshots.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Runs a transaction control statement (`BEGIN`, `COMMIT`) from the connection's statement
+/// cache: preparing it afresh each time cost more than running it.
+fn control(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// The values of `statement` as SQLite binds them; `None` when one is of a type this module
