@@ -122,32 +122,6 @@ impl Inline {
         })
     }
 
-    /// Runs `query` and maps its rows; `None` hands it back to the caller to run on the pool.
-    /// A write must be a single statement (it commits on its own).
-    pub fn select<T>(
-        &self,
-        query: &impl QueryTrait,
-        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Option<Result<Vec<T>>> {
-        self.rows(&query.build(DbBackend::Sqlite), map)
-    }
-
-    /// Runs `statement` (built for SQLite) and maps its rows; `None` hands it back to the
-    /// caller to run on the pool.
-    ///
-    /// The statement always runs to its end: a row that does not map (a bug) is an error once
-    /// the statement has done its work, never a reason to run a write a second time on the
-    /// pool.
-    pub fn rows<T>(
-        &self,
-        statement: &Statement,
-        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Option<Result<Vec<T>>> {
-        let values = values_of(statement)?;
-        let mapped = self.run(|connection| step(connection, &statement.sql, values, &mut map))?;
-        Some(collected(mapped))
-    }
-
     /// A read transaction for one request's reads ([`Snapshot`]); `None` on the writer, when
     /// [`MAX_SNAPSHOTS`] are open, or when no connection opens.
     pub fn snapshot(self: &Arc<Self>) -> Option<Snapshot> {
@@ -399,19 +373,62 @@ pub struct Snapshot {
     held: Mutex<Option<Held>>,
 }
 
-impl Snapshot {
-    /// Runs `query` in the snapshot and maps its rows; `None` hands it back to the caller to
-    /// run on the pool.
-    pub fn select<T>(
+/// What runs statements inline: [`Inline`] statement by statement, or a request's
+/// [`Snapshot`].
+pub trait Rows {
+    /// Runs `statement` (built for SQLite) and maps its rows; `None` hands it back to the
+    /// caller to run on the pool.
+    fn rows<T>(
+        &self,
+        statement: &Statement,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>>;
+
+    /// Runs `query` and maps its rows; `None` hands it back to the caller to run on the pool.
+    fn select<T>(
         &self,
         query: &impl QueryTrait,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Option<Result<Vec<T>>> {
         self.rows(&query.build(DbBackend::Sqlite), map)
     }
+}
 
-    /// Runs `statement` in the snapshot, like [`Inline::rows`].
-    pub fn rows<T>(
+/// Runs `query` inline: in `snapshot` when the request has one, else on `reader`; `None` when
+/// there is neither (not SQLite) or the statement is handed back, to run on the pool.
+pub fn select<T>(
+    snapshot: Option<&Snapshot>,
+    reader: Option<&Inline>,
+    query: &impl QueryTrait,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Option<Result<Vec<T>>> {
+    match (snapshot, reader) {
+        (Some(snapshot), _) => snapshot.select(query, map),
+        (None, Some(reader)) => reader.select(query, map),
+        (None, None) => None,
+    }
+}
+
+impl Rows for Inline {
+    /// A write must be a single statement (it commits on its own).
+    ///
+    /// The statement always runs to its end: a row that does not map (a bug) is an error once
+    /// the statement has done its work, never a reason to run a write a second time on the
+    /// pool.
+    fn rows<T>(
+        &self,
+        statement: &Statement,
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Result<Vec<T>>> {
+        let values = values_of(statement)?;
+        let mapped = self.run(|connection| step(connection, &statement.sql, values, &mut map))?;
+        Some(collected(mapped))
+    }
+}
+
+impl Rows for Snapshot {
+    /// In the snapshot; as [`Inline`] does once SQLite has ended it.
+    fn rows<T>(
         &self,
         statement: &Statement,
         mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,

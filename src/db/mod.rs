@@ -2,7 +2,7 @@
 
 mod inline;
 
-pub use inline::{Inline, Kind, Snapshot};
+pub use inline::{Inline, Kind, Rows, Snapshot, select};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -235,11 +235,7 @@ impl<'a> TodoStore<'a> {
         select: &impl QueryTrait,
         map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Option<Result<Vec<T>>> {
-        match (self.snapshot, self.reader) {
-            (Some(snapshot), _) => snapshot.select(select, map),
-            (None, Some(reader)) => reader.select(select, map),
-            (None, None) => None,
-        }
+        crate::db::select(self.snapshot, self.reader, select, map)
     }
 
     /// The todos `select` finds: inline on SQLite ([`Inline`]), else through the pool.

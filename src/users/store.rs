@@ -47,11 +47,7 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 /// inline on SQLite ([`crate::db::Inline`]), in the request's snapshot when it has one.
 pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Result<bool> {
     let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
-    let inline = match snapshot {
-        Some(snapshot) => snapshot.select(&select, |_| Ok(())),
-        None => state.reader.as_ref().and_then(|reader| reader.select(&select, |_| Ok(()))),
-    };
-    if let Some(found) = inline {
+    if let Some(found) = crate::db::select(snapshot, state.reader.as_deref(), &select, |_| Ok(())) {
         return Ok(!found?.is_empty());
     }
     Ok(select.into_tuple::<String>().one(&state.db).await?.is_some())
