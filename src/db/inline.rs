@@ -361,8 +361,9 @@ impl Inline {
 /// One request's reads in one read transaction, on one read-only connection: each statement
 /// sees the state the first one saw (a page and its `totalCount` agree), and the transaction
 /// is begun and ended once per request instead of once per statement (on the load
-/// benchmark's read, the user check and the page: two thirds of SQLite's time was beginning
-/// and ending read transactions, their WAL-index locks included).
+/// benchmark's read, the user check and the page, about a third of SQLite's time went to
+/// beginning and ending read transactions, their WAL-index locks included; sharing one saved
+/// a few percent of the request's CPU time).
 ///
 /// Statements keep their budget; one that goes over it or fails is handed back as with
 /// [`Inline::rows`], and a snapshot SQLite ended (it cannot be relied on) gives way to

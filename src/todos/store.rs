@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use async_graphql::Context;
 use sea_orm::sea_query::{
     CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
 };
@@ -19,8 +20,6 @@ use super::commit::WriteQueue;
 use super::entity::{self, Column, Entity as Todos, fold};
 use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
-use async_graphql::Context;
-
 use crate::auth::AuthenticatedUser;
 use crate::clock;
 use crate::db::{Inline, Snapshot};
@@ -179,12 +178,13 @@ impl<'a> TodoStore<'a> {
 
     /// How many of the owner's todos the filter matches, whatever the cursor.
     pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
+        let matched = self.scope().filter(matching(filter));
         let count = Expr::col((Todos, Column::Id)).count();
-        let select = self.scope().filter(matching(filter)).select_only().column_as(count, "count");
+        let select = matched.clone().select_only().column_as(count, "count");
         if let Some(found) = self.read(&select, |row| row.get::<_, i64>(0)) {
             return Ok(found?.first().map_or(0, |&n| u64::try_from(n).unwrap_or(0)));
         }
-        Ok(self.scope().filter(matching(filter)).count(self.db).await?)
+        Ok(matched.count(self.db).await?)
     }
 
     /// One page of a Relay connection (the algorithm of the Relay cursor connection spec:
