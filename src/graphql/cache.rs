@@ -27,8 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, ValidationResult};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
+
+use super::shape;
 
 /// The most query texts kept.
 pub const MAX_ENTRIES: usize = 512;
@@ -101,8 +103,8 @@ fn weight((operation, variables, _): &Validated) -> usize {
     operation.as_ref().map_or(0, String::len) + variables.len()
 }
 
-/// Marks a request whose document [`DocumentCache::attach`] has provided.
-struct Attached;
+/// Marks a request whose document [`DocumentCache::attach`] has provided, or refused.
+struct Attached(Option<ServerError>);
 
 impl Default for DocumentCache {
     fn default() -> Self {
@@ -118,28 +120,39 @@ impl DocumentCache {
     }
 
     /// Gives `request` its parsed document: a copy of the cached one, or a fresh parse (then
-    /// kept). Once per request: the HTTP layer calls it first, the limits extension again
-    /// (for WebSocket operations). A text that does not parse is left to async-graphql.
-    pub fn attach(&self, request: &mut Request) {
-        if request.data.contains_key(&TypeId::of::<Attached>()) {
-            return;
+    /// kept) — unless the text is too long or nests too deep to be walked safely
+    /// ([`super::shape`]), which is refused before anything parses or walks it. Once per
+    /// request: the HTTP layer calls it first, the limits extension again (for WebSocket
+    /// operations), and the second call repeats the first's answer. A text that does not parse
+    /// is left to async-graphql, which reports it.
+    pub fn attach(&self, request: &mut Request) -> ServerResult<()> {
+        if let Some(Attached(refused)) =
+            request.data.get(&TypeId::of::<Attached>()).and_then(|data| data.downcast_ref::<Attached>())
+        {
+            return refused.clone().map_or(Ok(()), Err);
         }
-        request.data.insert(Attached);
+        let attached = self.parse(request);
+        request.data.insert(Attached(attached.clone().err()));
+        attached
+    }
+
+    fn parse(&self, request: &mut Request) -> ServerResult<()> {
         let cached =
             self.lock().and_then(|mut entries| entries.lru.get(request.query.as_str()).map(|e| e.document.clone()));
         if let Some(document) = cached {
             self.parse[0].fetch_add(1, Relaxed);
             request.set_parsed_query(ExecutableDocument::clone(&document));
-            return;
+            return Ok(());
         }
         self.parse[1].fetch_add(1, Relaxed);
-        if self.max_entries == 0 || request.query.len() > MAX_TEXT_BYTES {
-            return;
-        }
-        let text: Box<str> = request.query.as_str().into();
-        let Ok(document) = request.parsed_query() else { return };
-        if super::carries_credentials(document) {
-            return;
+        shape::check_size(&request.query)?;
+        shape::check_text(&request.query)?;
+        let keep = self.max_entries > 0 && request.query.len() <= MAX_TEXT_BYTES;
+        let text: Box<str> = if keep { request.query.as_str().into() } else { Box::default() };
+        let Ok(document) = request.parsed_query() else { return Ok(()) };
+        shape::check_document(document)?;
+        if !keep || super::carries_credentials(document) {
+            return Ok(());
         }
         let entry = Entry { document: Arc::new(document.clone()), validated: Vec::new() };
         if let Some(mut entries) = self.lock()
@@ -149,6 +162,7 @@ impl DocumentCache {
             entries.lru.push(text, entry);
             self.evict(&mut entries);
         }
+        Ok(())
     }
 
     /// How to validate `request`, whose document [`attach`](Self::attach) provided: from the

@@ -1,5 +1,8 @@
 //! The checks that refuse a hostile document before anything walks it inline: introspection
 //! when it is disabled, too many aliases, selections, root fields or levels.
+//!
+//! The walks here recurse: they run only on documents [`super::shape`] has measured, so they
+//! go at most [`super::MAX_NESTING`] levels deep.
 
 use std::collections::{HashMap, HashSet};
 

@@ -68,7 +68,7 @@ impl Extension for RequestLimits {
         // other ten times over would take them exponential time. The HTTP layer has attached
         // the document already (WebSocket operations get it here); a document that does not
         // parse is reported by `parse_query`.
-        self.documents.attach(&mut request);
+        self.documents.attach(&mut request)?;
         if let Ok(document) = request.parsed_query() {
             refuse_hostile(ctx, document)?;
             // Looked up already by `Schemas::execute` (HTTP), or not yet (WebSocket).

@@ -4,6 +4,7 @@ mod cache;
 mod hostile;
 mod limits;
 mod public;
+mod shape;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
 use public::carries_credentials;
 pub use public::{is_public_operation, selected_operation};
+pub use shape::{MAX_NESTING, MAX_QUERY_BYTES};
 
 use crate::auth::AuthMutation;
 use crate::state::State;
@@ -61,7 +63,9 @@ impl Schemas {
     /// success). Both give errors the same codes.
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
         let mut request = request.into();
-        self.documents.attach(&mut request);
+        if let Err(refused) = self.documents.attach(&mut request) {
+            return async_graphql::Response::from_errors(vec![refused]);
+        }
         match self.documents.validation(&request) {
             Some(cache::Validation::Cached(_)) => {
                 let mut response = self.validated.execute(request).await;

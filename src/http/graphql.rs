@@ -23,11 +23,14 @@ use crate::loaders::Loaders;
 use crate::users::store as users;
 
 /// Codes of errors raised before execution: the request as a whole was refused.
-const REQUEST_ERROR_CODES: [&str; 5] =
-    ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX", "TOO_MANY_DIRECTIVES"];
-
-/// The longest query text accepted (GraphiQL's introspection query is about 2 KiB).
-pub const MAX_QUERY_BYTES: usize = 32 * 1024;
+const REQUEST_ERROR_CODES: [&str; 6] = [
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "TOO_MANY_DIRECTIVES",
+    "QUERY_TOO_LARGE",
+];
 
 /// `POST /graphql`.
 pub async fn post(
@@ -72,7 +75,9 @@ pub async fn get(
         Ok(request) => request,
         Err(message) => return request_error(media, StatusCode::BAD_REQUEST, &message),
     };
-    app.state.documents.attach(&mut request);
+    if let Some(refused) = refuse_document(&app, &mut request, media) {
+        return refused;
+    }
     if operation_type(&mut request).is_some_and(|ty| ty != OperationType::Query) {
         let mut response =
             request_error(media, StatusCode::METHOD_NOT_ALLOWED, "GET runs queries only; send mutations with POST");
@@ -80,6 +85,17 @@ pub async fn get(
         return response;
     }
     execute(app, peer, headers, request, media).await
+}
+
+/// Parses the request's document before anything looks at it (a text seen before is not parsed
+/// again), or answers the refusal of a text too long (413) or nested too deep to walk.
+fn refuse_document(app: &App, request: &mut Request, media: Media) -> Option<Response> {
+    let refused = app.state.documents.attach(request).err()?;
+    let mut response = respond(media, GqlResponse::from_errors(vec![refused]));
+    if request.query.len() > crate::graphql::MAX_QUERY_BYTES {
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    Some(response)
 }
 
 /// The operation a request selects, when its document parses (parsed once, or taken from the
@@ -126,12 +142,9 @@ fn operation_label(request: &mut Request) -> String {
 
 /// Authenticates, attaches the per-request data and runs the request.
 async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
-    if request.query.len() > MAX_QUERY_BYTES {
-        let message = format!("the query text is over {MAX_QUERY_BYTES} bytes");
-        return request_error(media, StatusCode::PAYLOAD_TOO_LARGE, &message);
+    if let Some(refused) = refuse_document(&app, &mut request, media) {
+        return refused;
     }
-    // Before anything looks at the document: a text seen before is not parsed again.
-    app.state.documents.attach(&mut request);
     let credential = bearer::authenticate(&headers, &app.state).await;
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {

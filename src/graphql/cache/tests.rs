@@ -21,14 +21,14 @@ fn text(name: &str, len: usize) -> String {
 fn hit(cache: &DocumentCache, text: &str) -> bool {
     let before = cache.counts().parse_hits;
     let mut request = Request::new(text);
-    cache.attach(&mut request);
+    cache.attach(&mut request).expect("attached");
     assert!(request.parsed_query().is_ok());
     cache.counts().parse_hits > before
 }
 
 fn validation(cache: &DocumentCache, text: &str, variables: serde_json::Value) -> Option<Validation> {
     let mut request = Request::new(text).variables(Variables::from_json(variables));
-    cache.attach(&mut request);
+    cache.attach(&mut request).expect("attached");
     cache.validation(&request)
 }
 
@@ -39,8 +39,8 @@ fn a_repeated_text_is_parsed_once_and_the_same_request_is_looked_up_once() {
     assert!(hit(&cache, "{ __typename }"));
     assert!(!hit(&cache, "{  __typename }"), "keyed by the exact text");
     let mut request = Request::new("{ __typename }");
-    cache.attach(&mut request);
-    cache.attach(&mut request);
+    cache.attach(&mut request).expect("attached");
+    cache.attach(&mut request).expect("attached");
     let counts = cache.counts();
     assert_eq!((counts.parse_hits, counts.parse_misses, counts.entries), (2, 2, 2));
 }
@@ -80,7 +80,7 @@ fn oversized_texts_credentials_and_unparsable_texts_are_not_kept() {
     assert!(!hit(&cache, sign_in));
     assert!(!hit(&cache, sign_in));
     let mut broken = Request::new("{");
-    cache.attach(&mut broken);
+    cache.attach(&mut broken).expect("attached");
     assert_eq!(cache.counts().entries, 1);
     assert!(cache.validation(&broken).is_none());
     assert!(validation(&cache, &long, json!({})).is_none());
@@ -97,7 +97,7 @@ fn a_validation_is_kept_for_its_variables_and_operation_only() {
     assert!(matches!(validation(&cache, query, json!({ "n": 2 })), Some(Validation::Remember(_))));
     let mut named = Request::new(query).variables(Variables::from_json(json!({ "n": 1 })));
     named = named.operation_name("Q");
-    cache.attach(&mut named);
+    cache.attach(&mut named).expect("attached");
     assert!(matches!(cache.validation(&named), Some(Validation::Remember(_))));
     let big = json!({ "n": "x".repeat(MAX_VARIABLES_BYTES) });
     assert!(validation(&cache, query, big).is_none());

@@ -5,7 +5,9 @@
 //! Timeouts here only turn a hang into a failure; no test asserts how fast anything is.
 
 mod documents;
+mod grammar;
 mod hashing;
+mod nesting;
 mod rate_limits;
 mod secrets;
 mod support;
