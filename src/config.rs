@@ -76,6 +76,10 @@ pub struct Config {
     /// every statement through the pool.
     #[arg(long, env = "SQLITE_INLINE_STEPS", default_value_t = 50_000)]
     pub sqlite_inline_steps: u64,
+    /// The most todos one user may keep; `createTodo` beyond it is refused with
+    /// `TODO_LIMIT_REACHED`. Bounds how long any scan of one user's todos can take.
+    #[arg(long, env = "MAX_TODOS_PER_USER", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_todos_per_user: u64,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,

@@ -32,6 +32,11 @@ pub enum Error {
     InvalidCredentials,
     /// An unknown, expired, revoked or reused refresh token.
     InvalidRefreshToken,
+    /// The user keeps as many todos as anyone may; `limit` is that number.
+    TodoLimitReached {
+        /// The most todos one user may keep.
+        limit: u64,
+    },
     /// Too many failed attempts; try again after `retry_after` seconds.
     RateLimited {
         /// Seconds until an attempt may succeed.
@@ -65,6 +70,9 @@ impl Error {
             Self::EmailTaken => "an account with this email already exists".to_owned(),
             Self::InvalidCredentials => "the email or password is wrong".to_owned(),
             Self::InvalidRefreshToken => "the refresh token is invalid, expired or revoked; sign in again".to_owned(),
+            Self::TodoLimitReached { limit } => {
+                format!("you have {limit} todos, the most anyone may keep; delete some first")
+            }
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }
@@ -89,6 +97,7 @@ impl Error {
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::TodoLimitReached { .. } => "TODO_LIMIT_REACHED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
@@ -128,6 +137,7 @@ impl ErrorExtensions for Error {
             match self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
                 Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+                Self::TodoLimitReached { limit } => ext.set("limit", *limit),
                 Self::ServiceUnavailable { retry_after: Some(secs) } => ext.set("retryAfter", *secs),
                 Self::Database(error) if is_unavailable(error) => ext.set("retryAfter", 1),
                 _ => {}

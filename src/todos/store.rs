@@ -11,9 +11,9 @@ use sea_orm::sea_query::{
     CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    Statement, TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Iterable,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
+    Value,
 };
 
 use super::commit::WriteQueue;
@@ -40,6 +40,8 @@ pub struct TodoStore<'a> {
     queue: &'a Arc<WriteQueue>,
     events: &'a Events,
     owner: &'a str,
+    /// The most todos the owner may keep.
+    max_todos: u64,
 }
 
 /// A validated change to a todo; `None` leaves a field as it is.
@@ -67,7 +69,17 @@ impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
         let (reader, writer, queue) = (state.reader.as_deref(), state.writer.as_ref(), &state.writes);
-        Self { db: &state.db, reader, snapshot: None, writer, queue, events: &state.events, owner: &owner.id }
+        let max_todos = state.config.max_todos_per_user;
+        Self {
+            db: &state.db,
+            reader,
+            snapshot: None,
+            writer,
+            queue,
+            events: &state.events,
+            owner: &owner.id,
+            max_todos,
+        }
     }
 
     /// The store of the signed-in `owner` for the request of `ctx`: its reads go through the
@@ -86,21 +98,42 @@ impl<'a> TodoStore<'a> {
         Ok(self.scope().filter(Column::Id.eq(id)).one(self.db).await?)
     }
 
-    /// Adds a todo.
+    /// Adds a todo, unless the owner has [`max_todos`](crate::config::Config::max_todos_per_user)
+    /// already (`TODO_LIMIT_REACHED`).
+    ///
+    /// One statement, `INSERT … SELECT … WHERE NOT EXISTS (the owner's max-th todo)`: the
+    /// check walks at most `max` entries of the owner index, and commits with the insert.
     pub async fn create(&self, title: String, description: Option<String>) -> Result<entity::Model> {
         let now = clock::now_micros();
-        let model = entity::ActiveModel {
-            id: Set(clock::new_id()),
-            owner_id: Set(self.owner.to_owned()),
-            title_folded: Set(fold(&title)),
-            title: Set(title),
-            description_folded: Set(description.as_deref().map(fold)),
-            description: Set(description),
-            completed: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        self.write(TodoEventKind::Created, Write::Insert(Todos::insert(model).into_query())).await
+        let values = Column::iter().map(|column| match column {
+            Column::Id => Expr::val(clock::new_id()),
+            Column::OwnerId => Expr::val(self.owner),
+            Column::Title => Expr::val(title.as_str()),
+            Column::Description => Expr::val(description.clone()),
+            Column::Completed => Expr::val(false),
+            Column::CreatedAt | Column::UpdatedAt => Expr::val(now),
+            Column::TitleFolded => Expr::val(fold(&title)),
+            Column::DescriptionFolded => Expr::val(description.as_deref().map(fold)),
+        });
+        let full = Query::select()
+            .expr(Expr::val(1))
+            .from(Todos)
+            .and_where(Column::OwnerId.eq(self.owner))
+            .limit(1)
+            .offset(self.max_todos.saturating_sub(1))
+            .to_owned();
+        let select = Query::select().exprs(values).and_where(Expr::exists(full).not()).to_owned();
+        let mut insert = Query::insert();
+        insert
+            .into_table(Todos)
+            .columns(Column::iter())
+            .select_from(select)
+            .map_err(|e| Error::Internal(format!("building the insert: {e}")))?;
+        match self.write(TodoEventKind::Created, Write::Insert(insert)).await {
+            // An insert writes nothing only when the owner is at the limit.
+            Err(Error::NotFound) => Err(Error::TodoLimitReached { limit: self.max_todos }),
+            written => written,
+        }
     }
 
     /// Applies changes to a todo in one statement; `NOT_FOUND` when it is not the owner's.

@@ -1,0 +1,66 @@
+//! No request holds a runtime thread, a connection or the database for long (issue 13): a
+//! search is as long as a title at most, one account keeps a bounded number of todos, and
+//! statements are bounded in time.
+
+use super::support::*;
+
+const CREATE: &str = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+
+#[tokio::test]
+async fn a_search_longer_than_a_title_is_refused_as_bad_input_wherever_todos_are_listed() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    app.create_todo(&user, &"a".repeat(200)).await;
+    for query in [
+        "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
+        "query($s: String) { me { todos(filter: { search: $s }) { totalCount } } }",
+    ] {
+        let body = app.as_user(&user, query, json!({ "s": "a".repeat(200) })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let body = app.as_user(&user, query, json!({ "s": "é".repeat(201) })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "search", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn an_account_at_its_todo_limit_cannot_create_more_until_it_deletes_one() {
+    let app = TestApp::spawn_with(|c| c.max_todos_per_user = 3).await;
+    let (user, other) = (app.sign_up().await, app.sign_up().await);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(app.create_todo(&user, &format!("todo {i}")).await);
+    }
+    let body = app.as_user(&user, CREATE, json!({ "t": "one too many" })).await;
+    assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], 3, "{body}");
+    let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["todos"]["totalCount"], 3, "{count}");
+    // Someone else's limit is their own.
+    app.create_todo(&other, "fine").await;
+    // Deleting one makes room for exactly one.
+    let delete = "mutation($id: ID!) { deleteTodo(id: $id) }";
+    app.as_user(&user, delete, json!({ "id": ids[0] })).await;
+    app.create_todo(&user, "room again").await;
+    let body = app.as_user(&user, CREATE, json!({ "t": "full again" })).await;
+    assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
+}
+
+#[tokio::test]
+async fn concurrent_creates_at_the_limit_never_overshoot_it_on_sqlite() {
+    let app = TestApp::spawn_with(|c| c.max_todos_per_user = 5).await;
+    let user = app.sign_up().await;
+    let creates = (0..20).map(|i| app.as_user(&user, CREATE, json!({ "t": format!("racing {i}") })));
+    let bodies = futures::future::join_all(creates).await;
+    let created = bodies.iter().filter(|b| b["errors"].is_null()).count();
+    let refused = bodies.iter().filter(|b| b["errors"][0]["extensions"]["code"] == "TODO_LIMIT_REACHED").count();
+    assert_eq!(created + refused, 20, "{bodies:?}");
+    let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
+    let total = count["data"]["todos"]["totalCount"].as_u64().expect("a count");
+    if std::env::var("TODOQL_TEST_DATABASE").is_ok_and(|url| url.starts_with("postgres")) {
+        // Read committed: writers racing in separate transactions may each see room for one.
+        assert!((5..=20).contains(&total) && total as usize == created, "{total} todos, {created} created");
+    } else {
+        assert_eq!((total, created), (5, 5), "SQLite commits one write at a time");
+    }
+}
