@@ -78,6 +78,10 @@ impl Error {
             }
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
             Self::Database(error) if is_unavailable(error) => "the database is unavailable; retry later".to_owned(),
+            Self::Database(error) if is_timeout(error) => {
+                "a statement took too long and was stopped; narrow the request (a shorter search, a smaller page)"
+                    .to_owned()
+            }
             Self::Database(_) | Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -101,6 +105,7 @@ impl Error {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
+            Self::Database(error) if is_timeout(error) => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -124,10 +129,24 @@ fn is_unavailable(error: &sea_orm::DbErr) -> bool {
     }
 }
 
+/// Whether a database error is a statement stopped for time: interrupted by the SQLite
+/// progress handler (`SQLITE_INTERRUPT`, 9) or cancelled by PostgreSQL's `statement_timeout`
+/// (`query_canceled`, 57014).
+fn is_timeout(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "9" || code == "57014")
+        }
+        _ => false,
+    }
+}
+
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
         match self {
             Self::Database(error) if is_unavailable(error) => tracing::warn!(%error, "database unavailable"),
+            Self::Database(error) if is_timeout(error) => tracing::warn!("a statement was stopped for time"),
             Self::Database(error) => tracing::error!(%error, "database error"),
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),
             _ => {}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::sea_query::{
-    CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
+    CaseStatement, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, Query, UpdateStatement,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Iterable,
@@ -211,7 +211,7 @@ impl<'a> TodoStore<'a> {
 
     /// How many of the owner's todos the filter matches, whatever the cursor.
     pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
-        let matched = self.scope().filter(matching(filter));
+        let matched = self.scope().filter(matching(filter, self.backend()));
         let count = Expr::col((Todos, Column::Id)).count();
         let select = matched.clone().select_only().column_as(count, "count");
         if let Some(found) = self.read(&select, |row| row.get::<_, i64>(0)) {
@@ -224,7 +224,7 @@ impl<'a> TodoStore<'a> {
     /// apply `after`/`before`, then `first`, then `last`).
     pub async fn page(&self, args: &PageArgs) -> Result<Page> {
         let order = args.order;
-        let mut window = self.scope().filter(matching(&args.filter));
+        let mut window = self.scope().filter(matching(&args.filter, self.backend()));
         if let Some(after) = &args.after {
             window = window.filter(beyond(after, order, true));
         }
@@ -251,14 +251,18 @@ impl<'a> TodoStore<'a> {
         if args.last.is_none()
             && let Some(after) = &args.after
         {
-            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter))).await?;
+            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter, self.backend()))).await?;
         }
         if args.first.is_none()
             && let Some(before) = &args.before
         {
-            has_next = self.any(beyond(before, order, true).add(matching(&args.filter))).await?;
+            has_next = self.any(beyond(before, order, true).add(matching(&args.filter, self.backend()))).await?;
         }
         Ok(Page { todos, has_previous, has_next })
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
     }
 
     /// Runs `select` inline on SQLite (in the request's snapshot when it has one); `None`
@@ -339,33 +343,31 @@ fn advanced_timestamp() -> sea_orm::sea_query::SimpleExpr {
         .into()
 }
 
-/// The filter as a condition.
-fn matching(filter: &TodoFilter) -> Condition {
+/// The filter as a condition, for `backend`.
+///
+/// `search` is a plain substring test on the folded columns: SQLite's `instr` or PostgreSQL's
+/// `strpos`, which compare bytes (`memcmp`). A `LIKE '%…%'` did the same work a character at a
+/// time, with its escapes: a 200-character pattern against a 2,000-character description took
+/// it about a millisecond per row in the worst case, so one search of a large account held a
+/// thread for seconds.
+fn matching(filter: &TodoFilter, backend: DbBackend) -> Condition {
     let mut condition = Condition::all();
     if let Some(completed) = filter.completed {
         condition = condition.add(Column::Completed.eq(completed));
     }
     if let Some(search) = &filter.search {
-        let pattern = format!("%{}%", escape_like(&fold(search)));
-        condition = condition.add(
-            Condition::any()
-                .add(Column::TitleFolded.like(LikeExpr::new(pattern.clone()).escape('\\')))
-                .add(Column::DescriptionFolded.like(LikeExpr::new(pattern).escape('\\'))),
-        );
+        let needle = fold(search);
+        let function = match backend {
+            DbBackend::Postgres => "strpos",
+            _ => "instr",
+        };
+        let contains = |column: Column| {
+            Expr::expr(Func::cust(function).arg(Expr::col(column)).arg(Expr::val(needle.clone()))).gt(0)
+        };
+        condition =
+            condition.add(Condition::any().add(contains(Column::TitleFolded)).add(contains(Column::DescriptionFolded)));
     }
     condition
-}
-
-/// Makes `%`, `_` and the escape character itself match literally.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// The column an order sorts by.
