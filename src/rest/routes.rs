@@ -2,10 +2,10 @@
 //! `#[utoipa::path]` registers its route and documents it, and [`ApiDoc`] adds what the whole
 //! API shares (the bearer scheme, the refusals).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -67,7 +67,11 @@ fn documented() -> OpenApiRouter<App> {
 /// The OpenAPI 3.1 document of the REST routes, pretty-printed: what `GET /api/openapi.json`
 /// serves, `todoql openapi` prints and `openapi.json` holds.
 pub fn openapi() -> String {
-    let document = documented().into_openapi();
+    pretty(&documented().into_openapi())
+}
+
+/// A document as JSON, two-space indented, with a final newline (as a file holds it).
+fn pretty(document: &utoipa::openapi::OpenApi) -> String {
     let mut text = document.to_pretty_json().unwrap_or_default();
     text.push('\n');
     text
@@ -77,12 +81,11 @@ pub fn openapi() -> String {
 /// bounded by `REQUEST_TIMEOUT`; any other path under `/api` is FastAPI's `{"detail": "Not Found"}`.
 pub fn router(app: &App) -> Router<App> {
     let (tasks, document) = documented().split_for_parts();
-    let mut text = document.to_pretty_json().unwrap_or_default();
-    text.push('\n');
-    let document: Arc<str> = text.into();
+    // Serialised once: each request hands out the same bytes.
+    let document = Bytes::from(pretty(&document));
     let served = get(move || {
         let document = document.clone();
-        async move { ([(header::CONTENT_TYPE, "application/json")], document.to_string()) }
+        async move { ([(header::CONTENT_TYPE, "application/json")], document) }
     });
     let api = Router::new().route("/openapi.json", served).fallback(|| async { Problem::no_route() });
     tasks.merge(Router::new().nest("/api", api)).route_layer(axum::middleware::from_fn_with_state(app.clone(), observe))
