@@ -7,7 +7,6 @@
 //! `utoipa_axum::routes!`, its registration in the router: the document cannot name a route
 //! or method the server does not serve.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -42,8 +41,8 @@ const TAG: &str = "tasks";
 pub async fn list(State(app): State<App>, caller: Caller, RawQuery(query): RawQuery) -> Result<Response, Problem> {
     let listing = ListQuery::parse(query.as_deref())?.listing()?;
     let todos = caller.store(&app.state).list(&listing).await?;
-    let tasks: Vec<Task> = todos.into_iter().map(|todo| Task::new(todo, caller.subject())).collect();
-    Ok(Json(tasks).into_response())
+    let tasks: Vec<Task> = todos.iter().map(|todo| Task::of(todo, caller.subject())).collect();
+    Ok(json(StatusCode::OK, &tasks, tasks.len()))
 }
 
 /// Create a task for the caller.
@@ -71,7 +70,7 @@ pub async fn create(
     let input = TaskCreate::read(&headers, &body)?;
     let todo = caller.store(&app.state).create(input.title, input.description).await?;
     let location = format!("/api/{}/tasks/{}", percent_encoded(caller.subject()), percent_encoded(&todo.id));
-    let mut response = (StatusCode::CREATED, Json(Task::new(todo, caller.subject()))).into_response();
+    let mut response = json(StatusCode::CREATED, &Task::of(&todo, caller.subject()), 1);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -97,7 +96,7 @@ pub async fn create(
 )]
 pub async fn show(State(app): State<App>, caller: Caller, TaskId(id): TaskId) -> Result<Response, Problem> {
     let todo = caller.store(&app.state).find(&id).await?.ok_or(Error::NotFound)?;
-    Ok(Json(Task::new(todo, caller.subject())).into_response())
+    Ok(json(StatusCode::OK, &Task::of(&todo, caller.subject()), 1))
 }
 
 /// Replace a task's editable fields: its title, its description (absent or null clears it)
@@ -131,7 +130,7 @@ pub async fn replace(
     let changes =
         Changes { title: Some(input.title), description: Some(input.description), completed: input.completed };
     let todo = caller.store(&app.state).update(&id, changes).await?;
-    Ok(Json(Task::new(todo, caller.subject())).into_response())
+    Ok(json(StatusCode::OK, &Task::of(&todo, caller.subject()), 1))
 }
 
 /// Delete one of the caller's tasks.
@@ -175,7 +174,17 @@ pub async fn remove(State(app): State<App>, caller: Caller, TaskId(id): TaskId) 
 )]
 pub async fn complete(State(app): State<App>, caller: Caller, TaskId(id): TaskId) -> Result<Response, Problem> {
     let todo = caller.store(&app.state).toggle(&id).await?;
-    Ok(Json(Task::new(todo, caller.subject())).into_response())
+    Ok(json(StatusCode::OK, &Task::of(&todo, caller.subject()), 1))
+}
+
+/// A JSON answer for `tasks` tasks' worth of `value`, serialised into a buffer sized for them
+/// up front (growing it as it fills copied the list several times over).
+fn json(status: StatusCode, value: &impl serde::Serialize, tasks: usize) -> Response {
+    let mut body = Vec::with_capacity(64 + 320 * tasks);
+    if let Err(error) = serde_json::to_writer(&mut body, value) {
+        return Problem::from(Error::Internal(format!("cannot serialise a task: {error}"))).into_response();
+    }
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// A path segment with everything but unreserved characters percent-encoded (ids are opaque).
