@@ -46,7 +46,7 @@ pub struct Metrics {
     /// By operation, then outcome.
     requests: RwLock<BTreeMap<String, BTreeMap<&'static str, Histogram>>>,
     auth_failures: RwLock<BTreeMap<&'static str, AtomicU64>>,
-    /// The REST routes, by route and status.
+    /// The REST routes, by route, method and status.
     routes: routes::Routes,
 }
 
