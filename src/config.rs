@@ -26,6 +26,8 @@ pub enum Command {
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Print the OpenAPI document of the REST routes and exit.
+    Openapi,
 }
 
 /// Where the database lives.

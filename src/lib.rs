@@ -6,6 +6,7 @@
 //! - [`app`]: builds the database, schema and router, and serves them.
 //! - [`http`]: routes: GraphQL over HTTP, health, playground.
 //! - [`graphql`]: the schema, merged from each domain, and its limits.
+//! - [`rest`]: the REST routes of the FastAPI-era frontend and their OpenAPI document.
 //! - [`auth`]: tokens, passwords, refresh tokens, the caller and the guards.
 //! - [`users`], [`todos`]: one folder per domain, each with its GraphQL types and store.
 //! - [`db`], [`error`], [`state`], [`clock`]: plumbing shared by all of them.
@@ -21,6 +22,7 @@ pub mod graphql;
 pub mod http;
 pub mod loaders;
 pub mod metrics;
+pub mod rest;
 pub mod state;
 pub mod telemetry;
 pub mod threads;
@@ -34,6 +36,10 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            print!("{}", rest::openapi());
             Ok(())
         }
         Some(Command::Migrate(database)) => {

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::graphql::CacheCounts;
 
+mod routes;
+
 /// Latency bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 /// Distinct operation labels kept; later ones are counted as `other`.
@@ -44,6 +46,8 @@ pub struct Metrics {
     /// By operation, then outcome.
     requests: RwLock<BTreeMap<String, BTreeMap<&'static str, Histogram>>>,
     auth_failures: RwLock<BTreeMap<&'static str, AtomicU64>>,
+    /// The REST routes, by route, method and status.
+    routes: routes::Routes,
 }
 
 impl Metrics {
@@ -60,6 +64,11 @@ impl Metrics {
             if requests.contains_key(operation) || requests.len() < MAX_OPERATIONS { operation } else { "other" };
         let outcomes = requests.entry(label.to_owned()).or_default();
         outcomes.entry(outcome).or_default().observe(elapsed);
+    }
+
+    /// Records one request of a plain HTTP route: its matched path, method and status.
+    pub fn route(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
+        self.routes.observe(route, method, status, elapsed);
     }
 
     /// Records a refused token.
@@ -101,6 +110,7 @@ impl Metrics {
                 let _ = writeln!(out, "todoql_graphql_requests_seconds_count{{{labels}}} {count}");
             }
         }
+        self.routes.render(&mut out);
         out.push_str("# HELP todoql_auth_failures_total Refused bearer tokens by reason.\n");
         out.push_str("# TYPE todoql_auth_failures_total counter\n");
         if let Ok(failures) = self.auth_failures.read() {

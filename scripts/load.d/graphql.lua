@@ -1,6 +1,6 @@
--- wrk script for scripts/load: POSTs one kind of GraphQL request to /graphql, rotating
--- through one line of the input file per request, picked at random, and counts every
--- response that is not the expected answer.
+-- wrk script for scripts/load: sends one kind of request (GraphQL to /graphql, or the REST
+-- read), rotating through one line of the input file per request, picked at random, and counts
+-- every response that is not the expected answer.
 --
 --   wrk ... -s scripts/load.d/graphql.lua http://127.0.0.1:PORT -- MODE FILE
 --
@@ -9,6 +9,7 @@
 --   write   a token per line   createTodo(input: {title}) { id }, expects 200 and an id
 --   reject  a token per line   the read query with a bad token, expects 401 UNAUTHENTICATED
 --   signin  "email password"   signIn(input: {email, password}) { accessToken }, expects 200 and a token
+--   rest    "user_id token"    GET /api/{user_id}/tasks?limit=20 (the REST read), expects 200 and tasks
 --
 -- done() prints one machine-readable line, RESULT key=value ..., for scripts/load to parse.
 
@@ -32,6 +33,7 @@ local expectations = {
   write  = { status = 200, text = '"createTodo":{"id":"' },
   reject = { status = 401, text = '"UNAUTHENTICATED"' },
   signin = { status = 200, text = '"accessToken":"' },
+  rest   = { status = 200, text = '[{"id":"' },
 }
 
 function init(args)
@@ -39,7 +41,7 @@ function init(args)
   local file = args[2]
   expected = expectations[mode]
   if expected == nil or file == nil then
-    error("usage: -- read|write|reject|signin FILE")
+    error("usage: -- read|write|reject|signin|rest FILE")
   end
   math.randomseed(os.time() * 1000 + (id or 0) * 7919)
   requests = {}
@@ -53,11 +55,17 @@ function init(args)
       if mode == "signin" then
         local email, password = line:match("^(%S+)%s+(%S+)$")
         body = string.format(SIGNIN, email, password)
+      elseif mode == "rest" then
+        local user_id, token = line:match("^(%S+)%s+(%S+)$")
+        table.insert(requests, wrk.format("GET", "/api/" .. user_id .. "/tasks?limit=20",
+          { ["Accept"] = "application/json", ["Authorization"] = "Bearer " .. token }))
       else
         headers["Authorization"] = "Bearer " .. line
         body = (mode == "write") and WRITE or READ
       end
-      table.insert(requests, wrk.format("POST", "/graphql", headers, body))
+      if mode ~= "rest" then
+        table.insert(requests, wrk.format("POST", "/graphql", headers, body))
+      end
     end
   end
   if #requests == 0 then

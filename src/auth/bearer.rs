@@ -30,6 +30,8 @@ pub enum Credential {
     Linked {
         /// The linked todoql user's id.
         user_id: String,
+        /// The token's `sub`: the user's id at the issuer (what the REST routes' paths carry).
+        subject: String,
         /// When the token expires, seconds since the epoch.
         expires_at: i64,
     },
@@ -115,7 +117,7 @@ async fn from_external(token: &str, issuer: &ExternalIssuer, state: &State) -> C
         }
     };
     match identities::link(&state.db, &issuer.settings().issuer, &claims).await {
-        Ok(user_id) => Credential::Linked { user_id, expires_at: claims.exp },
+        Ok(user_id) => Credential::Linked { user_id, subject: claims.sub, expires_at: claims.exp },
         Err(error) => Credential::Failed(error),
     }
 }

@@ -223,7 +223,7 @@ async fn initialise(
                 Viewer::Deleted
             }
         }
-        Some(Credential::Linked { user_id, expires_at }) => {
+        Some(Credential::Linked { user_id, expires_at, .. }) => {
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }

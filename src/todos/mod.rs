@@ -3,6 +3,7 @@
 pub mod commit;
 pub(crate) mod entity;
 mod inputs;
+pub mod listing;
 mod loader;
 mod page;
 mod schema;
@@ -10,7 +11,10 @@ pub mod store;
 mod subscription;
 
 pub use commit::WriteQueue;
-pub use inputs::{CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
+pub use inputs::{
+    CreateTodoInput, OrderDirection, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput, check_description,
+    normalize_title,
+};
 pub use loader::{TodoPageLoader, TodoPages};
 pub use page::{PageArgs, connection_complexity};
 pub use schema::{Todo, TodoConnection, TodoMutation, TodoQuery};

@@ -88,8 +88,14 @@ impl<'a> TodoStore<'a> {
         Ok(Self { snapshot: ctx.data_opt::<Snapshot>(), ..Self::of(State::of(ctx)?, owner) })
     }
 
+    /// The store of the signed-in `owner` whose reads go through `snapshot` when there is one
+    /// ([`Snapshot`]): for HTTP handlers outside GraphQL (`rest/`).
+    pub fn in_snapshot(state: &'a State, owner: &'a AuthenticatedUser, snapshot: Option<&'a Snapshot>) -> Self {
+        Self { snapshot, ..Self::of(state, owner) }
+    }
+
     /// All of this owner's todos: where every query starts.
-    fn scope(&self) -> Select<Todos> {
+    pub(super) fn scope(&self) -> Select<Todos> {
         Todos::find().filter(Column::OwnerId.eq(self.owner))
     }
 
@@ -261,7 +267,7 @@ impl<'a> TodoStore<'a> {
         Ok(Page { todos, has_previous, has_next })
     }
 
-    fn backend(&self) -> DbBackend {
+    pub(super) fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 
@@ -276,7 +282,7 @@ impl<'a> TodoStore<'a> {
     }
 
     /// The todos `select` finds: inline on SQLite ([`Inline`]), else through the pool.
-    async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
+    pub(super) async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
         if let Some(found) = self.read(&select, todo_of_row) {
             return found;
         }
@@ -350,7 +356,7 @@ fn advanced_timestamp() -> sea_orm::sea_query::SimpleExpr {
 /// time, with its escapes: a 200-character pattern against a 2,000-character description took
 /// it about a millisecond per row in the worst case, so one search of a large account held a
 /// thread for seconds.
-fn matching(filter: &TodoFilter, backend: DbBackend) -> Condition {
+pub(super) fn matching(filter: &TodoFilter, backend: DbBackend) -> Condition {
     let mut condition = Condition::all();
     if let Some(completed) = filter.completed {
         condition = condition.add(Column::Completed.eq(completed));
@@ -380,7 +386,7 @@ fn sort_column(field: TodoOrderField) -> Column {
 }
 
 /// Sorts by the order's field then id, reversed for `last`.
-fn sorted(select: Select<Todos>, order: TodoOrder, reversed: bool) -> Select<Todos> {
+pub(super) fn sorted(select: Select<Todos>, order: TodoOrder, reversed: bool) -> Select<Todos> {
     let ascending = (order.direction == OrderDirection::Asc) != reversed;
     let direction = if ascending { Order::Asc } else { Order::Desc };
     select.order_by(sort_column(order.field), direction.clone()).order_by(Column::Id, direction)

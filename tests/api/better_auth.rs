@@ -27,24 +27,24 @@ const LIST: &str = "{ todos { totalCount nodes { id title } } }";
 const REFETCH_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A running Better Auth server, stopped on drop.
-struct BetterAuth {
+pub(crate) struct BetterAuth {
     url: String,
     client: reqwest::Client,
     child: Child,
 }
 
 /// A user signed up on Better Auth.
-struct BaUser {
-    email: String,
+pub(crate) struct BaUser {
+    pub(crate) email: String,
     /// The Better Auth session token (`set-auth-token`, for the `bearer` plugin).
     session: String,
     /// A JWT from `/api/auth/token`.
-    jwt: String,
+    pub(crate) jwt: String,
 }
 
 impl BetterAuth {
     /// A server signing with Better Auth's default key (EdDSA).
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(&[]).await
     }
 
@@ -98,7 +98,7 @@ impl BetterAuth {
     }
 
     /// Signs a new user up over HTTP and takes a JWT for them.
-    async fn sign_up(&self) -> BaUser {
+    pub(crate) async fn sign_up(&self) -> BaUser {
         self.sign_up_as(&format!("{}@example.com", unique("ba"))).await
     }
 
@@ -152,13 +152,13 @@ fn project_dir() -> PathBuf {
 }
 
 /// todoql trusting `better_auth`.
-async fn todoql_for(better_auth: &BetterAuth) -> TestApp {
+pub(crate) async fn todoql_for(better_auth: &BetterAuth) -> TestApp {
     let url = better_auth.url.clone();
     TestApp::spawn_with(|c| c.better_auth_url = Some(url)).await
 }
 
 /// The todoql user a Better Auth user's JWT is linked to.
-async fn on_todoql(app: &TestApp, user: &BaUser) -> TestUser {
+pub(crate) async fn on_todoql(app: &TestApp, user: &BaUser) -> TestUser {
     let (status, body) = app.post(Some(&user.jwt), ME, json!({})).await;
     assert_eq!(status, 200, "{body}");
     let id = body["data"]["me"]["id"].as_str().unwrap_or_else(|| panic!("me failed: {body}")).to_owned();
@@ -184,7 +184,7 @@ async fn assert_refused(app: &TestApp, token: &str) -> String {
 }
 
 /// A JSON part of a JWT.
-fn part(token: &str, index: usize) -> Value {
+pub(crate) fn part(token: &str, index: usize) -> Value {
     let bytes = URL_SAFE_NO_PAD.decode(token.split('.').nth(index).expect("part")).expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON")
 }

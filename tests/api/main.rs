@@ -6,7 +6,7 @@
 mod helpers;
 
 mod auth;
-mod better_auth;
+pub(crate) mod better_auth;
 mod document_cache;
 mod fuzz;
 mod http;
@@ -15,6 +15,7 @@ mod limits;
 mod pagination;
 mod postgres;
 mod process;
+mod rest;
 mod schema;
 mod security;
 mod subscriptions;
