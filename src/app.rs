@@ -36,13 +36,60 @@ pub enum StartError {
 }
 
 /// Opens the database, applies pending migrations and builds the router.
-pub async fn build(config: Config) -> Result<Router, StartError> {
+pub async fn build(config: Config) -> Result<Served, StartError> {
     let state = open(config).await?;
     let schemas = crate::graphql::build(state.clone());
     spawn_sweeper(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);
-    Ok(http::router(App { schemas, state, sockets: Default::default() }))
+    let (going_away, leaving) = tokio::sync::watch::channel(false);
+    let limits = http::server::Limits {
+        max_connections: connection_cap(state.config.max_connections),
+        header_timeout: Duration::from_secs_f64(state.config.http_header_timeout),
+        idle_timeout: Duration::from_secs_f64(state.config.http_idle_timeout),
+    };
+    let app = App { schemas, state, sockets: Default::default(), going_away: leaving };
+    Ok(Served { router: http::router(app), limits, going_away })
+}
+
+/// The application, ready to serve: the router and what the accept loop needs.
+pub struct Served {
+    /// Every route.
+    pub router: Router,
+    limits: http::server::Limits,
+    /// Tells open WebSockets the server is going away.
+    going_away: tokio::sync::watch::Sender<bool>,
+}
+
+/// The most connections to keep open: `MAX_CONNECTIONS`, within what the process may open.
+/// The soft limit on open files is raised to the hard one first (it is often 1,024, below what
+/// a server needs); a margin stays for the database, the log and the WebSockets' own.
+fn connection_cap(configured: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let files = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                if limit.rlim_cur < limit.rlim_max {
+                    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                        limit = raised;
+                    }
+                }
+                usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            }
+        };
+        let usable = files.saturating_sub(files / 10).saturating_sub(64).max(16);
+        if configured > usable {
+            tracing::warn!(configured, usable, "MAX_CONNECTIONS is above what this process may open; using less");
+        }
+        configured.min(usable)
+    }
+    #[cfg(not(unix))]
+    configured
 }
 
 /// Opens the database, applies pending migrations and starts the event stream: the state
@@ -112,10 +159,11 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `grace`.
+/// Serves until `shutdown` resolves, then tells WebSockets to go away and lets in-flight
+/// requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    served: Served,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -125,8 +173,7 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(());
     };
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(signalled);
+    let server = http::server::serve(listener, served.router, served.limits, signalled, served.going_away);
     let deadline = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
@@ -135,7 +182,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        result = server.into_future() => result,
+        () = server => Ok(()),
         () = deadline => {
             tracing::warn!("in-flight requests did not finish within the grace period");
             Ok(())

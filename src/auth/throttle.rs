@@ -40,7 +40,7 @@ fn email_key(email: &str) -> String {
 
 /// The client's key: an IPv4 address, or the /64 network of an IPv6 one, since a single
 /// subscriber is handed a whole /64 and may use any address of it.
-fn client_key(ip: IpAddr) -> String {
+pub(crate) fn client_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("client:{v4}"),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

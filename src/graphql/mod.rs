@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+pub use admission::SocketSubscriptions;
 pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
 use public::carries_credentials;
@@ -21,6 +22,23 @@ use crate::auth::AuthMutation;
 use crate::state::State;
 use crate::todos::{TodoMutation, TodoQuery, TodoSubscription};
 use crate::users::UserQuery;
+
+/// Codes of errors raised before execution: the request as a whole was refused (HTTP answers
+/// them 400 under `application/graphql-response+json`; WebSockets with an `error` message).
+const REQUEST_ERROR_CODES: [&str; 7] = [
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "TOO_MANY_DIRECTIVES",
+    "QUERY_TOO_LARGE",
+    "TOO_MANY_SUBSCRIPTIONS",
+];
+
+/// Whether `code` is one of a request refused as a whole before it ran.
+pub fn is_request_error(code: &str) -> bool {
+    REQUEST_ERROR_CODES.contains(&code)
+}
 
 /// The query root.
 #[derive(MergedObject, Default)]

@@ -5,6 +5,7 @@ mod health;
 mod media;
 mod params;
 mod playground;
+pub mod server;
 mod ws;
 
 use axum::Router;
@@ -27,6 +28,8 @@ pub struct App {
     pub state: State,
     /// Open subscription sockets per user, for `WS_MAX_CONNECTIONS_PER_USER`.
     pub sockets: std::sync::Arc<ws::Sockets>,
+    /// Becomes `true` when the server shuts down: open WebSockets close with 1001.
+    pub going_away: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Every route of todoql.
