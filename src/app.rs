@@ -25,6 +25,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenError),
+    /// The trusted documents cannot be served.
+    #[error(transparent)]
+    Trusted(#[from] crate::graphql::TrustedError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -49,6 +52,7 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
 /// the schema serves with.
 pub async fn open(config: Config) -> Result<State, StartError> {
     let keys = TokenKeys::from_config(&config)?;
+    let persisted = crate::graphql::Persisted::from_config(&config).await?;
     let (db, statements) = db::connect(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&db).await?;
@@ -69,7 +73,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         statements,
         events,
         metrics: Default::default(),
-        documents: Default::default(),
+        documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
     })
 }
 

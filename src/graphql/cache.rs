@@ -30,7 +30,9 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 
+use super::persisted::{Persisted, Resolved};
 use super::shape;
+use super::trusted::Prevalidated;
 
 /// The most query texts kept.
 pub const MAX_ENTRIES: usize = 512;
@@ -51,6 +53,8 @@ pub struct DocumentCache {
     budget: usize,
     parse: [AtomicU64; 2],
     validation: [AtomicU64; 2],
+    /// Documents named by hash or id instead of sent ([`super::persisted`]).
+    persisted: Persisted,
 }
 
 /// Lookups so far: each stage's hits, and misses (work done afresh, also for what is never
@@ -116,12 +120,25 @@ impl DocumentCache {
     /// A cache of at most `max_entries` texts and `budget` bytes (zero entries: no cache).
     pub fn new(max_entries: usize, budget: usize) -> Self {
         let entries = Mutex::new(Entries { lru: LruCache::unbounded(), bytes: 0 });
-        Self { entries, max_entries, budget, parse: Default::default(), validation: Default::default() }
+        let (parse, validation, persisted) = Default::default();
+        Self { entries, max_entries, budget, parse, validation, persisted }
+    }
+
+    /// The same cache, serving persisted documents from `persisted`.
+    pub fn with_persisted(self, persisted: Persisted) -> Self {
+        Self { persisted, ..self }
+    }
+
+    /// The persisted documents this cache serves.
+    pub fn persisted(&self) -> &Persisted {
+        &self.persisted
     }
 
     /// Gives `request` its parsed document: a copy of the cached one, or a fresh parse (then
     /// kept) — unless the text is too long or nests too deep to be walked safely
-    /// ([`super::shape`]), which is refused before anything parses or walks it. Once per
+    /// ([`super::shape`]), which is refused before anything parses or walks it. A request that
+    /// names its document by hash or id gets the trusted document's parsed copy, or the text
+    /// the name stands for, parsed as above ([`super::persisted`]). Once per
     /// request: the HTTP layer calls it first, the limits extension again (for WebSocket
     /// operations), and the second call repeats the first's answer. A text that does not parse
     /// is left to async-graphql, which reports it.
@@ -137,6 +154,25 @@ impl DocumentCache {
     }
 
     fn parse(&self, request: &mut Request) -> ServerResult<()> {
+        match self.persisted.resolve(request)? {
+            Resolved::Text => self.parse_text(request),
+            Resolved::Learn(hash) => {
+                self.parse_text(request)?;
+                if request.parsed_query().is_ok() {
+                    self.persisted.learn(hash, &request.query);
+                }
+                Ok(())
+            }
+            Resolved::Trusted(trusted) => {
+                self.parse[0].fetch_add(1, Relaxed);
+                request.set_parsed_query(trusted.document.clone());
+                request.data.insert(Prevalidated(trusted));
+                Ok(())
+            }
+        }
+    }
+
+    fn parse_text(&self, request: &mut Request) -> ServerResult<()> {
         let cached =
             self.lock().and_then(|mut entries| entries.lru.get(request.query.as_str()).map(|e| e.document.clone()));
         if let Some(document) = cached {
@@ -192,6 +228,11 @@ impl DocumentCache {
             return Some(Validation::Cached(result));
         }
         Some(Validation::Remember(Key { text: request.query.clone(), operation, variables }))
+    }
+
+    /// Counts a validation a trusted document's request did without ([`super::Schemas`]).
+    pub(super) fn skipped_validation(&self) {
+        self.validation[0].fetch_add(1, Relaxed);
     }
 
     /// Keeps a successful validation.

@@ -143,6 +143,13 @@ impl Extension for RequestLimits {
     }
 }
 
+/// The code of an error of a request run on the validated schema without validation: its fast
+/// validation measures complexity with the request's variables, anything else is an error
+/// raised while executing ([`coded_input_error`]).
+pub(super) fn coded_fast_error(error: ServerError) -> ServerError {
+    if error.message.contains("too complex") { coded(error, "QUERY_TOO_COMPLEX") } else { coded_input_error(error) }
+}
+
 /// The code of an error raised while executing: resolvers code their own errors; what is left
 /// is input coercion by async-graphql.
 pub(super) fn coded_input_error(error: ServerError) -> ServerError {

@@ -3,8 +3,11 @@
 mod cache;
 mod hostile;
 mod limits;
+mod persisted;
 mod public;
 mod shape;
+mod trusted;
+mod variables;
 
 use std::sync::Arc;
 
@@ -12,9 +15,13 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
+pub use persisted::{
+    DOCUMENT_ID, DocumentKey, MAX_AUTOMATIC_BYTES, MAX_AUTOMATIC_DOCUMENTS, Persisted, lift_document_id, requested_key,
+};
 use public::carries_credentials;
 pub use public::{is_public_operation, selected_operation};
 pub use shape::{MAX_NESTING, MAX_QUERY_BYTES};
+pub use trusted::{TrustedDocuments, TrustedError};
 
 use crate::auth::AuthMutation;
 use crate::state::State;
@@ -65,6 +72,15 @@ impl Schemas {
         let mut request = request.into();
         if let Err(refused) = self.documents.attach(&mut request) {
             return async_graphql::Response::from_errors(vec![refused]);
+        }
+        // A trusted document was validated at start; only its variables are new.
+        if let Some(trusted) = trusted::prevalidated(&request)
+            && trusted.fits(&request)
+        {
+            self.documents.skipped_validation();
+            let mut response = self.validated.execute(request).await;
+            response.errors = response.errors.into_iter().map(limits::coded_fast_error).collect();
+            return response;
         }
         match self.documents.validation(&request) {
             Some(cache::Validation::Cached(_)) => {

@@ -23,13 +23,19 @@ use crate::loaders::Loaders;
 use crate::users::store as users;
 
 /// Codes of errors raised before execution: the request as a whole was refused.
-const REQUEST_ERROR_CODES: [&str; 6] = [
+const REQUEST_ERROR_CODES: [&str; 11] = [
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "QUERY_TOO_DEEP",
     "QUERY_TOO_COMPLEX",
     "TOO_MANY_DIRECTIVES",
     "QUERY_TOO_LARGE",
+    // Persisted documents (`crate::graphql::Persisted`).
+    "BAD_REQUEST",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_IN_LIST",
+    "PERSISTED_QUERY_ID_REQUIRED",
+    "PERSISTED_QUERY_HASH_MISMATCH",
 ];
 
 /// `POST /graphql`.

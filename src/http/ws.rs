@@ -132,7 +132,11 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
     let (mut sink, stream) = socket.split();
     let input = stream.take_while(|message| future::ready(message.is_ok())).filter_map(|message| {
         future::ready(match message {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                let data = message.into_data();
+                // A persisted document's `documentId` (issue 14) has no place in async-graphql's request.
+                Some(crate::graphql::lift_document_id(&data).map_or(data, Into::into))
+            }
             _ => None,
         })
     });
