@@ -174,21 +174,25 @@ async fn check(schema: &super::AppSchema, id: &str, body: &str) -> Result<(Docum
     }
     let mut request = Request::new(body);
     // The limits extension refuses a text too long or too deep before anything parses it.
-    super::DocumentCache::default().attach(&mut request).map_err(|e| e.message)?;
-    let document = request.parsed_query().map_err(|e| e.message)?.clone();
+    super::DocumentCache::default().attach(&mut request).map_err(|e| describe(&e))?;
+    let document = request.parsed_query().map_err(|e| describe(&e))?.clone();
     // Validation visits every operation of the document, whichever is named.
     if let DocumentOperations::Multiple(operations) = &document.operations
         && let Some(name) = operations.keys().next()
     {
         request = request.operation_name(name.as_str());
     }
-    let response = schema.execute(request).await;
-    if let Some(error) = response.errors.first() {
-        let code = error.extensions.as_ref().and_then(|e| e.get("code")).map(|c| format!(" ({c})")).unwrap_or_default();
-        let at = error.locations.first().map(|p| format!(" at {}:{}", p.line, p.column)).unwrap_or_default();
-        return Err(format!("{}{code}{at}", error.message));
+    match schema.execute(request).await.errors.first() {
+        Some(error) => Err(describe(error)),
+        None => Ok((key, document)),
     }
-    Ok((key, document))
+}
+
+/// An error as one line: its message, code and position.
+fn describe(error: &async_graphql::ServerError) -> String {
+    let code = error.extensions.as_ref().and_then(|e| e.get("code")).map(|c| format!(" ({c})")).unwrap_or_default();
+    let at = error.locations.first().map(|p| format!(" at {}:{}", p.line, p.column)).unwrap_or_default();
+    format!("{}{code}{at}", error.message)
 }
 
 /// The schema with every check of the served one, stopping before anything executes.
