@@ -106,7 +106,10 @@ impl TrustedDocuments {
         let (total, mut documents, mut failures) =
             (entries.len(), HashMap::<_, Arc<TrustedDocument>>::new(), Vec::new());
         for Entry { id, name, body } in entries {
-            let label = name.map_or_else(|| id.clone(), |name| format!("{id} ({name})"));
+            let label = match name.or_else(|| operation_names(&body)) {
+                Some(name) => format!("{id} ({name})"),
+                None => id.clone(),
+            };
             match check(&schema, &id, &body).await {
                 Ok((key, document)) => match documents.get(&key) {
                     Some(other) if other.text != body => {
@@ -188,9 +191,22 @@ async fn check(schema: &super::AppSchema, id: &str, body: &str) -> Result<(Docum
     }
 }
 
+/// The names of a document's operations, to name it by in errors (a codegen manifest has only
+/// ids); none if it cannot safely be parsed.
+fn operation_names(text: &str) -> Option<String> {
+    super::shape::check_size(text).ok()?;
+    super::shape::check_text(text).ok()?;
+    let document = async_graphql::parser::parse_query(text).ok()?;
+    let names: Vec<&str> = document.operations.iter().filter_map(|(name, _)| name.map(|n| n.as_str())).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 /// An error as one line: its message, code and position.
 fn describe(error: &async_graphql::ServerError) -> String {
-    let code = error.extensions.as_ref().and_then(|e| e.get("code")).map(|c| format!(" ({c})")).unwrap_or_default();
+    let code = match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => format!(" ({code})"),
+        _ => String::new(),
+    };
     let at = error.locations.first().map(|p| format!(" at {}:{}", p.line, p.column)).unwrap_or_default();
     format!("{}{code}{at}", error.message)
 }
