@@ -53,9 +53,9 @@ pub async fn build(config: Config) -> Result<Router, StartError> {
 pub async fn open(config: Config) -> Result<State, StartError> {
     let keys = TokenKeys::from_config(&config)?;
     let persisted = crate::graphql::Persisted::from_config(&config).await?;
-    let (db, statements) = db::connect(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
-    db::migrate(&db).await?;
+    db::migrate(&config).await?;
+    let (db, statements) = db::connect(&config).await?;
     let events = crate::events::Events::start(&db);
     let inline = |kind| {
         let url = &config.database.database_url;

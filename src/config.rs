@@ -76,6 +76,10 @@ pub struct Config {
     /// every statement through the pool.
     #[arg(long, env = "SQLITE_INLINE_STEPS", default_value_t = 50_000)]
     pub sqlite_inline_steps: u64,
+    /// The most todos one user may keep; `createTodo` beyond it is refused with
+    /// `TODO_LIMIT_REACHED`. Bounds how long any scan of one user's todos can take.
+    #[arg(long, env = "MAX_TODOS_PER_USER", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_todos_per_user: u64,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -102,6 +106,11 @@ pub struct Config {
     /// Longest a GraphQL request may run, seconds.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+    /// Longest one SQL statement may run, seconds (fractions allowed), and never longer than
+    /// `REQUEST_TIMEOUT`: PostgreSQL's `statement_timeout`, and on SQLite a progress handler
+    /// on every pooled connection. A statement stopped for time answers `TIMEOUT`.
+    #[arg(long, env = "STATEMENT_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub statement_timeout: f64,
     /// Origins allowed to call the API from a browser (comma-separated); none by default.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
@@ -156,11 +165,24 @@ impl Config {
         Duration::from_secs(self.refresh_token_ttl)
     }
 
+    /// How long one statement may run: `STATEMENT_TIMEOUT`, at most `REQUEST_TIMEOUT`.
+    pub fn statement_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.statement_timeout).min(Duration::from_secs(self.request_timeout))
+    }
+
     /// A configuration with every default, for a database URL: what tests and benches start from.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let mut config = Cli::parse_from(["todoql"]).config;
         config.database.database_url = database_url.into();
         config
+    }
+}
+
+/// A positive, finite number of seconds (at least a millisecond).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.001..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("expected seconds between 0.001 and 86400, got {text:?}")),
     }
 }
 

@@ -32,6 +32,11 @@ pub enum Error {
     InvalidCredentials,
     /// An unknown, expired, revoked or reused refresh token.
     InvalidRefreshToken,
+    /// The user keeps as many todos as anyone may; `limit` is that number.
+    TodoLimitReached {
+        /// The most todos one user may keep.
+        limit: u64,
+    },
     /// Too many failed attempts; try again after `retry_after` seconds.
     RateLimited {
         /// Seconds until an attempt may succeed.
@@ -65,11 +70,18 @@ impl Error {
             Self::EmailTaken => "an account with this email already exists".to_owned(),
             Self::InvalidCredentials => "the email or password is wrong".to_owned(),
             Self::InvalidRefreshToken => "the refresh token is invalid, expired or revoked; sign in again".to_owned(),
+            Self::TodoLimitReached { limit } => {
+                format!("you have {limit} todos, the most anyone may keep; delete some first")
+            }
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
             Self::Database(error) if is_unavailable(error) => "the database is unavailable; retry later".to_owned(),
+            Self::Database(error) if is_timeout(error) => {
+                "a statement took too long and was stopped; narrow the request (a shorter search, a smaller page)"
+                    .to_owned()
+            }
             Self::Database(_) | Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -89,9 +101,11 @@ impl Error {
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::TodoLimitReached { .. } => "TODO_LIMIT_REACHED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
+            Self::Database(error) if is_timeout(error) => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -115,10 +129,24 @@ fn is_unavailable(error: &sea_orm::DbErr) -> bool {
     }
 }
 
+/// Whether a database error is a statement stopped for time: interrupted by the SQLite
+/// progress handler (`SQLITE_INTERRUPT`, 9) or cancelled by PostgreSQL's `statement_timeout`
+/// (`query_canceled`, 57014).
+fn is_timeout(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "9" || code == "57014")
+        }
+        _ => false,
+    }
+}
+
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
         match self {
             Self::Database(error) if is_unavailable(error) => tracing::warn!(%error, "database unavailable"),
+            Self::Database(error) if is_timeout(error) => tracing::warn!("a statement was stopped for time"),
             Self::Database(error) => tracing::error!(%error, "database error"),
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),
             _ => {}
@@ -128,6 +156,7 @@ impl ErrorExtensions for Error {
             match self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
                 Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+                Self::TodoLimitReached { limit } => ext.set("limit", *limit),
                 Self::ServiceUnavailable { retry_after: Some(secs) } => ext.set("retryAfter", *secs),
                 Self::Database(error) if is_unavailable(error) => ext.set("retryAfter", 1),
                 _ => {}

@@ -37,8 +37,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(Command::Migrate(database)) => {
             let config = config::Config::for_database(database.database_url);
-            let (db, _) = db::connect(&config).await?;
-            db::migrate(&db).await?;
+            db::migrate(&config).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -59,8 +59,14 @@ pub const WRITES_PER_CHECKPOINT: u64 = 400;
 /// one per runtime thread is ever open: the bound is for requests that wait on the pool.
 pub const MAX_SNAPSHOTS: usize = 8;
 
-/// The progress handler runs at most every this many virtual-machine steps.
-const STEPS_PER_TICK: u64 = 1_000;
+/// The progress handler runs at most every this many virtual-machine steps: a step can
+/// compare a search against a whole row, so a few dozen rows between two looks at the clock.
+const STEPS_PER_TICK: u64 = 100;
+
+/// The longest a statement runs inline, on a runtime thread, before it is interrupted and
+/// handed to the pool (whose threads are not the runtime's): a page takes a few dozen
+/// microseconds, so this is only ever reached by a statement that would hold the thread.
+pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Connections to the SQLite database file, shared by the runtime's threads.
 pub struct Inline {
@@ -92,10 +98,43 @@ pub enum Kind {
     Write,
 }
 
-/// A connection and the tick count of the statement running on it.
+/// A connection and the budget of the statement running on it.
 struct Held {
     connection: Connection,
-    ticks: Arc<AtomicU32>,
+    budget: Arc<Budget>,
+}
+
+/// What the statement running on a connection has used: progress-handler ticks, and time
+/// since it began. Restarted before each statement.
+#[derive(Default)]
+struct Budget {
+    ticks: AtomicU32,
+    /// When the statement began: nanoseconds since [`epoch`].
+    began: AtomicU64,
+}
+
+impl Budget {
+    fn restart(&self) {
+        self.ticks.store(0, Ordering::Relaxed);
+        self.began.store(since_epoch(), Ordering::Relaxed);
+    }
+
+    /// Counts a tick; whether the statement is now over `ticks` or over [`MAX_INLINE_TIME`].
+    fn spent(&self, ticks: u32) -> bool {
+        let over_steps = self.ticks.fetch_add(1, Ordering::Relaxed) + 1 >= ticks;
+        let elapsed = since_epoch().saturating_sub(self.began.load(Ordering::Relaxed));
+        over_steps || elapsed > MAX_INLINE_TIME.as_nanos() as u64
+    }
+}
+
+/// A fixed instant of this process, for times kept in atomics.
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+fn since_epoch() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Inline {
@@ -160,7 +199,7 @@ impl Inline {
             Err(error) => return self.hand_over_all(&error, statements.len(), none()),
         };
         let connection = &held.connection;
-        held.ticks.store(0, Ordering::Relaxed);
+        held.budget.restart();
         if let Err(error) = control(connection, "BEGIN IMMEDIATE") {
             // Busy: another connection holds the write lock. The connection stays fit.
             self.give_back(held);
@@ -168,7 +207,7 @@ impl Inline {
         }
         let mut done: Vec<Option<Vec<rusqlite::Result<T>>>> = Vec::with_capacity(statements.len());
         for statement in statements {
-            held.ticks.store(0, Ordering::Relaxed);
+            held.budget.restart();
             let Some(values) = values_of(statement) else {
                 self.handed_over.fetch_add(1, Ordering::Relaxed);
                 done.push(None);
@@ -213,7 +252,7 @@ impl Inline {
             Ok(inline) => inline,
             Err(error) => return self.hand_over(&error),
         };
-        inline.ticks.store(0, Ordering::Relaxed);
+        inline.budget.restart();
         self.statements.count();
         match read(&inline.connection) {
             Ok(value) => {
@@ -311,16 +350,16 @@ impl Inline {
         connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         // Room for every shape of page (order, direction, cursor, filter) besides the rest.
         connection.set_prepared_statement_cache_capacity(64);
-        let held = Held { connection, ticks: Arc::new(AtomicU32::new(0)) };
+        let held = Held { connection, budget: Arc::default() };
         self.budget(&held)?;
         Ok(held)
     }
 
-    /// Interrupts what runs on `held` once it has taken its budget of steps.
+    /// Interrupts what runs on `held` once it has taken its budget of steps, or
+    /// [`MAX_INLINE_TIME`].
     fn budget(&self, held: &Held) -> rusqlite::Result<()> {
-        let (counted, limit) = (held.ticks.clone(), self.ticks);
-        held.connection
-            .progress_handler(self.steps_per_tick, Some(move || counted.fetch_add(1, Ordering::Relaxed) + 1 >= limit))
+        let (budget, limit) = (held.budget.clone(), self.ticks);
+        held.connection.progress_handler(self.steps_per_tick, Some(move || budget.spent(limit)))
     }
 
     /// The `HELP` and `TYPE` lines of [`Inline::render`]'s samples.
@@ -441,7 +480,7 @@ impl Rows for Snapshot {
             return inline.rows(statement, map);
         };
         let values = values_of(statement)?;
-        held.ticks.store(0, Ordering::Relaxed);
+        held.budget.restart();
         inline.statements.count();
         match step(&held.connection, &statement.sql, values, &mut map) {
             Ok(mapped) => {
@@ -645,6 +684,27 @@ mod tests {
         let outcomes = writer.transaction(&[&one, &two], |row| row.get::<_, i64>(0));
         assert!(outcomes.iter().all(Option::is_some));
         assert_eq!(count(&other), 2);
+    }
+
+    #[test]
+    fn a_read_within_its_steps_but_past_its_time_is_handed_over_and_the_connection_stays_fit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, other) = writer_and_other(&dir, 10_000);
+        other.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        // A budget of steps no statement here reaches: only the clock can stop it.
+        let reader = Inline::new(&url, Kind::Read, u64::from(u32::MAX), Arc::new(StatementCounter::default())).unwrap();
+        // Each step hashes a long blob: few steps, much time.
+        let slow = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
+             SELECT count(*) FROM c WHERE instr(zeroblob(100000) || x, 'needle') > 0",
+        );
+        let started = std::time::Instant::now();
+        assert!(reader.rows(&slow, |r| r.get::<_, i64>(0)).is_none(), "handed over for time");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "stopped long before its end");
+        let quick = Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT count(*) FROM t");
+        assert_eq!(reader.rows(&quick, |r| r.get::<_, i64>(0)).map(Result::ok), Some(Some(vec![1])));
     }
 
     #[test]

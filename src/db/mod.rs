@@ -1,5 +1,6 @@
 //! Opening the database: the pool settings for each backend, migrations and readiness.
 
+mod deadline;
 mod inline;
 
 pub use inline::{Inline, Kind, Rows, Snapshot, select};
@@ -45,8 +46,29 @@ pub enum OpenError {
     Migrate(sea_orm::DbErr),
 }
 
-/// Connects to the configured database with settings suited to its backend.
+/// Connects to the configured database with settings suited to its backend: the pool every
+/// request uses, each statement bounded by [`Config::statement_limit`].
 pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<StatementCounter>), OpenError> {
+    let mut db = open(config, Some(config.statement_limit())).await?;
+    let counter = Arc::new(StatementCounter::default());
+    let counting = counter.clone();
+    db.set_metric_callback(move |_| counting.count());
+    Ok((db, counter))
+}
+
+/// Applies every pending migration, on a connection of its own: a migration may rightly take
+/// longer than any request's statement.
+pub async fn migrate(config: &Config) -> Result<(), OpenError> {
+    let mut single = config.clone();
+    single.database_max_connections = Some(1);
+    let db = open(&single, None).await?;
+    let migrated = Migrator::up(&db, None).await.map_err(OpenError::Migrate);
+    db.close().await.ok();
+    migrated
+}
+
+/// A pool for the configured database; each statement bounded by `limit` when given.
+async fn open(config: &Config, limit: Option<Duration>) -> Result<DatabaseConnection, OpenError> {
     let url = &config.database.database_url;
     let is_sqlite = url.starts_with("sqlite:");
     if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -68,11 +90,18 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stateme
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut db = Database::connect(options).await.map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))?;
-    let counter = Arc::new(StatementCounter::default());
-    let counting = counter.clone();
-    db.set_metric_callback(move |_| counting.count());
-    Ok((db, counter))
+    if let Some(limit) = limit {
+        // No statement outlives a request: the server stops it on PostgreSQL, a progress
+        // handler on SQLite.
+        options
+            .map_sqlx_postgres_opts(move |opts| {
+                opts.options([("statement_timeout", format!("{}ms", limit.as_millis().max(1)))])
+            })
+            .map_sqlx_sqlite_pool_opts(move |pool| {
+                pool.after_connect(move |connection, _| Box::pin(deadline::limit_statements(connection, limit)))
+            });
+    }
+    Database::connect(options).await.map_err(|e| OpenError::Connect(redact(&e.to_string(), url)))
 }
 
 /// `text` with the password of `url`, if it has one, replaced.
@@ -92,11 +121,6 @@ fn redact(text: &str, url: &str) -> String {
 /// The scheme of a URL, for an error message that must not echo credentials.
 fn scheme_of(url: &str) -> String {
     url.split_once(':').map_or("<no scheme>", |(scheme, _)| scheme).to_owned()
-}
-
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), OpenError> {
-    Migrator::up(db, None).await.map_err(OpenError::Migrate)
 }
 
 /// Whether the database answers a trivial query.

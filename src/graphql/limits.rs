@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
@@ -34,23 +35,31 @@ pub const MAX_DIRECTIVES: usize = 4;
 pub const MAX_SELECTIONS: usize = 2_000;
 
 /// The limits extension: one [`RequestLimits`] per request, sharing the document cache.
-pub(super) struct Limits(Arc<DocumentCache>);
+pub(super) struct Limits {
+    documents: Arc<DocumentCache>,
+    timeout: Duration,
+}
 
 impl Limits {
-    pub(super) fn new(documents: Arc<DocumentCache>) -> Self {
-        Self(documents)
+    /// Limits sharing `documents`; each query or mutation runs for at most `timeout`.
+    pub(super) fn new(documents: Arc<DocumentCache>, timeout: Duration) -> Self {
+        Self { documents, timeout }
     }
 }
 
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLimits { documents: self.0.clone(), validation: Mutex::new(None) })
+        let (documents, timeout) = (self.documents.clone(), self.timeout);
+        Arc::new(RequestLimits { documents, timeout, validation: Mutex::new(None) })
     }
 }
 
 /// The limits extension for one request.
 struct RequestLimits {
     documents: Arc<DocumentCache>,
+    /// `REQUEST_TIMEOUT`: HTTP requests are timed as a whole by the HTTP layer; this bounds the
+    /// queries and mutations a WebSocket runs just the same.
+    timeout: Duration,
     /// Decided in `prepare_request`, which sees the whole request; used by `validation`.
     validation: Mutex<Option<Validation>>,
 }
@@ -137,7 +146,10 @@ impl Extension for RequestLimits {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
+        let Ok(mut response) = tokio::time::timeout(self.timeout, next.run(ctx, operation_name)).await else {
+            let message = "the request took too long and was stopped";
+            return Response::from_errors(vec![coded(ServerError::new(message, None), "TIMEOUT")]);
+        };
         response.errors = response.errors.into_iter().map(coded_input_error).collect();
         response
     }

@@ -114,11 +114,12 @@ pub fn build(state: State) -> Schemas {
         }
         builder.data(state.clone()).finish()
     };
-    let full = schema(Some(limits::Limits::new(documents.clone())));
+    let timeout = std::time::Duration::from_secs(state.config.request_timeout);
+    let full = schema(Some(limits::Limits::new(documents.clone(), timeout)));
     Schemas { full, validated: schema(None), documents }
 }
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    builder(Some(limits::Limits::new(Arc::default()))).finish().sdl()
+    builder(Some(limits::Limits::new(Arc::default(), std::time::Duration::MAX))).finish().sdl()
 }

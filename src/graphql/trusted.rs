@@ -213,7 +213,8 @@ fn describe(error: &async_graphql::ServerError) -> String {
 
 /// The schema with every check of the served one, stopping before anything executes.
 fn checking_schema(introspection: bool) -> super::AppSchema {
-    let mut builder = super::builder(Some(super::limits::Limits::new(Arc::default()))).extension(StopBeforeExecution);
+    let mut builder = super::builder(Some(super::limits::Limits::new(Arc::default(), std::time::Duration::MAX)))
+        .extension(StopBeforeExecution);
     if !introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

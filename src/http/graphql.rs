@@ -201,17 +201,30 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     let result = tokio::time::timeout(timeout, app.schemas.execute(request)).await;
     let outcome = match &result {
         Ok(response) if response.errors.is_empty() => "ok",
+        Ok(response) if is_stopped_for_time(response) => "timeout",
         Ok(_) => "error",
         Err(_) => "timeout",
     };
     app.state.metrics.request(&operation, outcome, started.elapsed());
     match result {
+        // Stopped by the schema's own time limit (the one WebSocket operations have), which
+        // can fire on the same tick as this one: the same answer.
+        Ok(response) if is_stopped_for_time(&response) => timed_out(media),
         Ok(response) => respond(media, response),
-        Err(_) => {
-            let body = json!({ "errors": [{ "message": "the request took too long and was stopped", "extensions": { "code": "TIMEOUT" } }] });
-            json_response(media, StatusCode::SERVICE_UNAVAILABLE, body)
-        }
+        Err(_) => timed_out(media),
     }
+}
+
+/// Whether a response is a whole request stopped for time (not a field's statement, which has
+/// a path).
+fn is_stopped_for_time(response: &GqlResponse) -> bool {
+    matches!(&response.errors[..], [error] if error.path.is_empty()
+        && error.extensions.as_ref().and_then(|e| e.get("code")) == Some(&async_graphql::Value::from("TIMEOUT")))
+}
+
+fn timed_out(media: Media) -> Response {
+    let body = json!({ "errors": [{ "message": "the request took too long and was stopped", "extensions": { "code": "TIMEOUT" } }] });
+    json_response(media, StatusCode::SERVICE_UNAVAILABLE, body)
 }
 
 /// Serialises a GraphQL response with the status code the media type calls for.

@@ -33,7 +33,7 @@ pub struct TodoFilter {
     /// Only completed (true) or only open (false) todos.
     pub completed: Option<bool>,
     /// Case-insensitive substring of the title or description, taken literally
-    /// (`%` and `_` are not wildcards).
+    /// (`%` and `_` are not wildcards); at most 200 characters.
     pub search: Option<String>,
 }
 
@@ -85,6 +85,18 @@ pub fn normalize_title(title: &str) -> Result<String> {
 pub fn check_description(description: &str) -> Result<()> {
     if description.chars().count() > 2000 {
         return Err(Error::bad_input("description", "description must be at most 2000 characters"));
+    }
+    Ok(())
+}
+
+/// The longest `search` accepted, in characters: a title's length. A substring search costs
+/// about its length times the text searched, per todo, so the bound keeps every scan short.
+pub const MAX_SEARCH: usize = 200;
+
+/// Checks a search's length.
+pub fn check_search(search: &str) -> Result<()> {
+    if search.chars().count() > MAX_SEARCH {
+        return Err(Error::bad_input("search", format!("search must be at most {MAX_SEARCH} characters")));
     }
     Ok(())
 }

@@ -92,6 +92,10 @@ impl PageArgs {
         order: Option<TodoOrder>,
     ) -> Result<Self> {
         let order = order.unwrap_or_default();
+        let filter = filter.unwrap_or_default();
+        if let Some(search) = &filter.search {
+            super::inputs::check_search(search)?;
+        }
         let first = match (first, last) {
             (None, None) => Some(DEFAULT_PAGE),
             _ => first,
@@ -101,7 +105,7 @@ impl PageArgs {
             last: last.map(|n| bounded(n, "last")).transpose()?,
             after: after.map(|c| Position::decode(&c, order.field, "after")).transpose()?,
             before: before.map(|c| Position::decode(&c, order.field, "before")).transpose()?,
-            filter: filter.unwrap_or_default(),
+            filter,
             order,
         })
     }

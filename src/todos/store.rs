@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::sea_query::{
-    CaseStatement, DeleteStatement, Expr, ExprTrait, InsertStatement, LikeExpr, Query, UpdateStatement,
+    CaseStatement, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, Query, UpdateStatement,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    Statement, TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Iterable,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
+    Value,
 };
 
 use super::commit::WriteQueue;
@@ -40,6 +40,8 @@ pub struct TodoStore<'a> {
     queue: &'a Arc<WriteQueue>,
     events: &'a Events,
     owner: &'a str,
+    /// The most todos the owner may keep.
+    max_todos: u64,
 }
 
 /// A validated change to a todo; `None` leaves a field as it is.
@@ -67,7 +69,17 @@ impl<'a> TodoStore<'a> {
     /// The store of the signed-in `owner`.
     pub fn of(state: &'a State, owner: &'a AuthenticatedUser) -> Self {
         let (reader, writer, queue) = (state.reader.as_deref(), state.writer.as_ref(), &state.writes);
-        Self { db: &state.db, reader, snapshot: None, writer, queue, events: &state.events, owner: &owner.id }
+        let max_todos = state.config.max_todos_per_user;
+        Self {
+            db: &state.db,
+            reader,
+            snapshot: None,
+            writer,
+            queue,
+            events: &state.events,
+            owner: &owner.id,
+            max_todos,
+        }
     }
 
     /// The store of the signed-in `owner` for the request of `ctx`: its reads go through the
@@ -86,21 +98,42 @@ impl<'a> TodoStore<'a> {
         Ok(self.scope().filter(Column::Id.eq(id)).one(self.db).await?)
     }
 
-    /// Adds a todo.
+    /// Adds a todo, unless the owner has [`max_todos`](crate::config::Config::max_todos_per_user)
+    /// already (`TODO_LIMIT_REACHED`).
+    ///
+    /// One statement, `INSERT … SELECT … WHERE NOT EXISTS (the owner's max-th todo)`: the
+    /// check walks at most `max` entries of the owner index, and commits with the insert.
     pub async fn create(&self, title: String, description: Option<String>) -> Result<entity::Model> {
         let now = clock::now_micros();
-        let model = entity::ActiveModel {
-            id: Set(clock::new_id()),
-            owner_id: Set(self.owner.to_owned()),
-            title_folded: Set(fold(&title)),
-            title: Set(title),
-            description_folded: Set(description.as_deref().map(fold)),
-            description: Set(description),
-            completed: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        self.write(TodoEventKind::Created, Write::Insert(Todos::insert(model).into_query())).await
+        let values = Column::iter().map(|column| match column {
+            Column::Id => Expr::val(clock::new_id()),
+            Column::OwnerId => Expr::val(self.owner),
+            Column::Title => Expr::val(title.as_str()),
+            Column::Description => Expr::val(description.clone()),
+            Column::Completed => Expr::val(false),
+            Column::CreatedAt | Column::UpdatedAt => Expr::val(now),
+            Column::TitleFolded => Expr::val(fold(&title)),
+            Column::DescriptionFolded => Expr::val(description.as_deref().map(fold)),
+        });
+        let full = Query::select()
+            .expr(Expr::val(1))
+            .from(Todos)
+            .and_where(Column::OwnerId.eq(self.owner))
+            .limit(1)
+            .offset(self.max_todos.saturating_sub(1))
+            .to_owned();
+        let select = Query::select().exprs(values).and_where(Expr::exists(full).not()).to_owned();
+        let mut insert = Query::insert();
+        insert
+            .into_table(Todos)
+            .columns(Column::iter())
+            .select_from(select)
+            .map_err(|e| Error::Internal(format!("building the insert: {e}")))?;
+        match self.write(TodoEventKind::Created, Write::Insert(insert)).await {
+            // An insert writes nothing only when the owner is at the limit.
+            Err(Error::NotFound) => Err(Error::TodoLimitReached { limit: self.max_todos }),
+            written => written,
+        }
     }
 
     /// Applies changes to a todo in one statement; `NOT_FOUND` when it is not the owner's.
@@ -178,7 +211,7 @@ impl<'a> TodoStore<'a> {
 
     /// How many of the owner's todos the filter matches, whatever the cursor.
     pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
-        let matched = self.scope().filter(matching(filter));
+        let matched = self.scope().filter(matching(filter, self.backend()));
         let count = Expr::col((Todos, Column::Id)).count();
         let select = matched.clone().select_only().column_as(count, "count");
         if let Some(found) = self.read(&select, |row| row.get::<_, i64>(0)) {
@@ -191,7 +224,7 @@ impl<'a> TodoStore<'a> {
     /// apply `after`/`before`, then `first`, then `last`).
     pub async fn page(&self, args: &PageArgs) -> Result<Page> {
         let order = args.order;
-        let mut window = self.scope().filter(matching(&args.filter));
+        let mut window = self.scope().filter(matching(&args.filter, self.backend()));
         if let Some(after) = &args.after {
             window = window.filter(beyond(after, order, true));
         }
@@ -218,14 +251,18 @@ impl<'a> TodoStore<'a> {
         if args.last.is_none()
             && let Some(after) = &args.after
         {
-            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter))).await?;
+            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter, self.backend()))).await?;
         }
         if args.first.is_none()
             && let Some(before) = &args.before
         {
-            has_next = self.any(beyond(before, order, true).add(matching(&args.filter))).await?;
+            has_next = self.any(beyond(before, order, true).add(matching(&args.filter, self.backend()))).await?;
         }
         Ok(Page { todos, has_previous, has_next })
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
     }
 
     /// Runs `select` inline on SQLite (in the request's snapshot when it has one); `None`
@@ -306,33 +343,31 @@ fn advanced_timestamp() -> sea_orm::sea_query::SimpleExpr {
         .into()
 }
 
-/// The filter as a condition.
-fn matching(filter: &TodoFilter) -> Condition {
+/// The filter as a condition, for `backend`.
+///
+/// `search` is a plain substring test on the folded columns: SQLite's `instr` or PostgreSQL's
+/// `strpos`, which compare bytes (`memcmp`). A `LIKE '%…%'` did the same work a character at a
+/// time, with its escapes: a 200-character pattern against a 2,000-character description took
+/// it about a millisecond per row in the worst case, so one search of a large account held a
+/// thread for seconds.
+fn matching(filter: &TodoFilter, backend: DbBackend) -> Condition {
     let mut condition = Condition::all();
     if let Some(completed) = filter.completed {
         condition = condition.add(Column::Completed.eq(completed));
     }
     if let Some(search) = &filter.search {
-        let pattern = format!("%{}%", escape_like(&fold(search)));
-        condition = condition.add(
-            Condition::any()
-                .add(Column::TitleFolded.like(LikeExpr::new(pattern.clone()).escape('\\')))
-                .add(Column::DescriptionFolded.like(LikeExpr::new(pattern).escape('\\'))),
-        );
+        let needle = fold(search);
+        let function = match backend {
+            DbBackend::Postgres => "strpos",
+            _ => "instr",
+        };
+        let contains = |column: Column| {
+            Expr::expr(Func::cust(function).arg(Expr::col(column)).arg(Expr::val(needle.clone()))).gt(0)
+        };
+        condition =
+            condition.add(Condition::any().add(contains(Column::TitleFolded)).add(contains(Column::DescriptionFolded)));
     }
     condition
-}
-
-/// Makes `%`, `_` and the escape character itself match literally.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// The column an order sorts by.

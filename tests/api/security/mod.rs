@@ -9,6 +9,7 @@ mod grammar;
 mod hashing;
 mod nesting;
 mod rate_limits;
+mod scans;
 mod secrets;
 mod support;
 mod transport;

@@ -31,6 +31,45 @@ async fn a_request_running_past_request_timeout_is_stopped_with_timeout() {
 }
 
 #[tokio::test]
+async fn a_websocket_operation_running_past_request_timeout_is_stopped_with_timeout() {
+    use futures::{SinkExt, StreamExt};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+    let app = TestApp::spawn_with(|c| c.request_timeout = 1).await;
+    let url = app.config.database.database_url.clone();
+    let user = TestApp::spawn_with(|c| c.database.database_url = url).await.sign_up().await;
+    let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
+    let lock = db.begin().await.expect("begin");
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "LOCK TABLE todos IN EXCLUSIVE MODE",
+        _ => "INSERT INTO rate_limits (key, window_start, failures) VALUES ('security-test-ws-lock', 0, 0)",
+    };
+    lock.execute_unprepared(sql).await.expect("take the lock");
+
+    let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+    let (mut socket, _) = within(HANG, tokio_tungstenite::connect_async(request)).await.expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
+    socket.send(Message::text(init.to_string())).await.expect("send init");
+    let create = json!({ "type": "subscribe", "id": "1", "payload": { "query": "mutation { createTodo(input: { title: \"stuck\" }) { id } }" } });
+    socket.send(Message::text(create.to_string())).await.expect("send");
+    let mut answer = Value::Null;
+    while let Some(Ok(message)) = within(HANG, socket.next()).await {
+        if let Message::Text(text) = message {
+            let message: Value = serde_json::from_str(&text).expect("JSON");
+            if message["id"] == "1" {
+                answer = message;
+                break;
+            }
+        }
+    }
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "TIMEOUT", "{answer}");
+    lock.rollback().await.expect("release the lock");
+    db.close().await.ok();
+}
+
+#[tokio::test]
 async fn a_websocket_message_over_64_kib_closes_the_socket_unread() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};

@@ -1,0 +1,130 @@
+//! No request holds a runtime thread, a connection or the database for long (issue 13): a
+//! search is as long as a title at most, one account keeps a bounded number of todos, and
+//! statements are bounded in time.
+
+use super::support::*;
+
+const CREATE: &str = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+
+#[tokio::test]
+async fn a_search_longer_than_a_title_is_refused_as_bad_input_wherever_todos_are_listed() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    app.create_todo(&user, &"a".repeat(200)).await;
+    for query in [
+        "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
+        "query($s: String) { me { todos(filter: { search: $s }) { totalCount } } }",
+    ] {
+        let body = app.as_user(&user, query, json!({ "s": "a".repeat(200) })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let body = app.as_user(&user, query, json!({ "s": "é".repeat(201) })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "search", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn an_account_at_its_todo_limit_cannot_create_more_until_it_deletes_one() {
+    let app = TestApp::spawn_with(|c| c.max_todos_per_user = 3).await;
+    let (user, other) = (app.sign_up().await, app.sign_up().await);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(app.create_todo(&user, &format!("todo {i}")).await);
+    }
+    let body = app.as_user(&user, CREATE, json!({ "t": "one too many" })).await;
+    assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], 3, "{body}");
+    let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["todos"]["totalCount"], 3, "{count}");
+    // Someone else's limit is their own.
+    app.create_todo(&other, "fine").await;
+    // Deleting one makes room for exactly one.
+    let delete = "mutation($id: ID!) { deleteTodo(id: $id) }";
+    app.as_user(&user, delete, json!({ "id": ids[0] })).await;
+    app.create_todo(&user, "room again").await;
+    let body = app.as_user(&user, CREATE, json!({ "t": "full again" })).await;
+    assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
+}
+
+#[tokio::test]
+async fn concurrent_creates_at_the_limit_never_overshoot_it_on_sqlite() {
+    let app = TestApp::spawn_with(|c| c.max_todos_per_user = 5).await;
+    let user = app.sign_up().await;
+    let creates = (0..20).map(|i| app.as_user(&user, CREATE, json!({ "t": format!("racing {i}") })));
+    let bodies = futures::future::join_all(creates).await;
+    let created = bodies.iter().filter(|b| b["errors"].is_null()).count();
+    let refused = bodies.iter().filter(|b| b["errors"][0]["extensions"]["code"] == "TODO_LIMIT_REACHED").count();
+    assert_eq!(created + refused, 20, "{bodies:?}");
+    let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
+    let total = count["data"]["todos"]["totalCount"].as_u64().expect("a count");
+    if std::env::var("TODOQL_TEST_DATABASE").is_ok_and(|url| url.starts_with("postgres")) {
+        // Read committed: writers racing in separate transactions may each see room for one.
+        assert!((5..=20).contains(&total) && total as usize == created, "{total} todos, {created} created");
+    } else {
+        assert_eq!((total, created), (5, 5), "SQLite commits one write at a time");
+    }
+}
+
+/// Gives `owner` `count` todos whose descriptions are 2,000 zeros, straight through SQL: a
+/// fixture of the largest account, in a moment rather than thousands of requests.
+async fn seed_long_todos(app: &TestApp, owner: &str, count: u32) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => format!(
+            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
+             description_folded) SELECT 'seed-' || x, '{owner}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
+             repeat('0', 2000) FROM generate_series(1, {count}) AS x"
+        ),
+        _ => format!(
+            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
+             description_folded) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {count}) \
+             SELECT 'seed-' || x, '{owner}', 't' || x, hex(zeroblob(1000)), 0, x, x, 't' || x, hex(zeroblob(1000)) \
+             FROM c"
+        ),
+    };
+    db.execute_unprepared(&sql).await.expect("seed");
+    db.close().await.ok();
+}
+
+/// A search as slow as a search can be on this database: 200 characters that match all but
+/// their last (SQLite's `instr` compares from the start) or first (PostgreSQL's `strpos`
+/// compares from the end) against a description of zeros.
+fn worst_search(app: &TestApp) -> String {
+    if app.config.database.database_url.starts_with("postgres") {
+        format!("1{}", "0".repeat(199))
+    } else {
+        format!("{}1", "0".repeat(199))
+    }
+}
+
+#[tokio::test]
+async fn a_statement_running_past_statement_timeout_is_stopped_with_a_coded_error_not_a_500() {
+    // Every statement on the pool, and a limit well under what the search takes.
+    let app = TestApp::spawn_with(|c| {
+        c.sqlite_inline_steps = 0;
+        c.statement_timeout = 0.2;
+    })
+    .await;
+    let user = app.sign_up().await;
+    seed_long_todos(&app, &user.id, 10_000).await;
+    let search = "query($s: String) { todos(filter: { search: $s }) { totalCount nodes { id } } }";
+    let (status, body) = within(HANG, app.post(Some(&user.token), search, json!({ "s": worst_search(&app) }))).await;
+    assert_eq!((status, error_code(&body)), (200, "TIMEOUT"), "{body}");
+    assert!(!body.to_string().contains("interrupt") && !body.to_string().contains("cancel"), "{body}");
+    // The connection it ran on is fit, and everything else still answers.
+    for _ in 0..10 {
+        let body = app.as_user(&user, "{ todos(first: 1) { totalCount } }", json!({})).await;
+        assert_eq!(body["data"]["todos"]["totalCount"], 10_000, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_worst_search_of_the_largest_account_finishes_within_the_default_limits() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    seed_long_todos(&app, &user.id, 10_000).await;
+    let search = "query($s: String) { todos(first: 100, filter: { search: $s }) { totalCount nodes { id } } }";
+    let body = within(HANG, app.as_user(&user, search, json!({ "s": worst_search(&app) }))).await;
+    assert_eq!(body["data"]["todos"]["totalCount"], 0, "{body}");
+}
