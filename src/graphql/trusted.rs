@@ -208,7 +208,10 @@ fn describe(error: &async_graphql::ServerError) -> String {
         _ => String::new(),
     };
     let at = error.locations.first().map(|p| format!(" at {}:{}", p.line, p.column)).unwrap_or_default();
-    format!("{}{code}{at}", error.message)
+    // The parser's message draws the line with a caret under the spot; the last line says what
+    // is wrong, and the position says where.
+    let message = error.message.lines().map(str::trim).rfind(|line| !line.is_empty()).unwrap_or_default();
+    format!("{}{code}{at}", message.trim_start_matches("= "))
 }
 
 /// The schema with every check of the served one, stopping before anything executes.
