@@ -62,6 +62,8 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
     };
     let (reader, writer) = (inline(db::Kind::Read), inline(db::Kind::Write));
+    let in_flight = crate::auth::in_flight::InFlight::new(usize::try_from(config.user_max_in_flight).unwrap_or(1));
+    let budget = Arc::new(crate::auth::budget::CostBudget::new(config.cost_budget, config.cost_restore_rate));
     Ok(State {
         db,
         reader,
@@ -74,17 +76,35 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         events,
         metrics: Default::default(),
         documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
+        in_flight,
+        budget,
     })
 }
 
-/// Every ten minutes, deletes rate-limit counters whose window has passed.
+/// Every ten minutes, deletes rate-limit counters whose window has passed and shared cost
+/// levels that have leaked out; every second, shares this instance's cost spending.
 fn spawn_sweeper(state: State) {
+    let sharing = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::auth::budget::SYNC_EVERY);
+        loop {
+            every.tick().await;
+            sharing.budget.forget_idle();
+            if let Err(error) = sharing.budget.share(&sharing.db).await {
+                tracing::warn!(code = error.code(), "could not share cost budgets");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
             if let Err(error) = crate::auth::throttle::sweep(&state.db, &state.config).await {
                 tracing::warn!(code = error.code(), "could not sweep expired rate limits");
+            }
+            let (capacity, rate) = (state.config.cost_budget, state.config.cost_restore_rate);
+            if let Err(error) = crate::auth::budget::sweep(&state.db, capacity, rate).await {
+                tracing::warn!(code = error.code(), "could not sweep cost budgets");
             }
         }
     });

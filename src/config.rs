@@ -80,6 +80,17 @@ pub struct Config {
     /// `TODO_LIMIT_REACHED`. Bounds how long any scan of one user's todos can take.
     #[arg(long, env = "MAX_TODOS_PER_USER", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_todos_per_user: u64,
+    /// Queries and mutations one signed-in user may have running at once on an instance;
+    /// the next ones wait their turn (64 at most, then `RATE_LIMITED`).
+    #[arg(long, env = "USER_MAX_IN_FLIGHT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub user_max_in_flight: u64,
+    /// Each signed-in user's cost budget: the most calculated cost (the complexity of their
+    /// operations) they may spend at once; 0 turns the budget off.
+    #[arg(long, env = "COST_BUDGET", default_value_t = 50_000)]
+    pub cost_budget: u64,
+    /// Cost that comes back to each user's budget per second.
+    #[arg(long, env = "COST_RESTORE_RATE", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cost_restore_rate: u64,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,

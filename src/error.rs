@@ -42,6 +42,13 @@ pub enum Error {
         /// Seconds until an attempt may succeed.
         retry_after: u64,
     },
+    /// The user's cost budget cannot pay for this operation yet (`RATE_LIMITED`).
+    BudgetSpent {
+        /// Seconds until it can.
+        retry_after: u64,
+    },
+    /// The user has as many requests waiting as may wait (`RATE_LIMITED`).
+    TooManyInFlight,
     /// The database cannot be reached or the server is saturated.
     ServiceUnavailable {
         /// Seconds to wait before retrying, when known.
@@ -76,6 +83,10 @@ impl Error {
             Self::RateLimited { retry_after } => {
                 format!("too many attempts; try again in {retry_after} seconds")
             }
+            Self::BudgetSpent { retry_after } => {
+                format!("this operation costs more than is left of your budget; retry in {retry_after} seconds")
+            }
+            Self::TooManyInFlight => "too many of your requests are waiting; slow down".to_owned(),
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
             Self::Database(error) if is_unavailable(error) => "the database is unavailable; retry later".to_owned(),
             Self::Database(error) if is_timeout(error) => {
@@ -102,7 +113,7 @@ impl Error {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             Self::TodoLimitReached { .. } => "TODO_LIMIT_REACHED",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::BudgetSpent { .. } | Self::TooManyInFlight => "RATE_LIMITED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_timeout(error) => "TIMEOUT",
@@ -155,7 +166,10 @@ impl ErrorExtensions for Error {
             ext.set("code", self.code());
             match self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
-                Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+                Self::RateLimited { retry_after } | Self::BudgetSpent { retry_after } => {
+                    ext.set("retryAfter", *retry_after)
+                }
+                Self::TooManyInFlight => ext.set("retryAfter", 1),
                 Self::TodoLimitReached { limit } => ext.set("limit", *limit),
                 Self::ServiceUnavailable { retry_after: Some(secs) } => ext.set("retryAfter", *secs),
                 Self::Database(error) if is_unavailable(error) => ext.set("retryAfter", 1),

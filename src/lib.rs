@@ -23,6 +23,7 @@ pub mod loaders;
 pub mod metrics;
 pub mod state;
 pub mod telemetry;
+pub mod threads;
 pub mod todos;
 pub mod users;
 

@@ -35,6 +35,10 @@ pub struct State {
     /// Parsed and validated documents, by query text (the schema's limits extension and the
     /// HTTP layer share it).
     pub documents: Arc<crate::graphql::DocumentCache>,
+    /// Each user's requests in flight ([`crate::auth::in_flight`]).
+    pub in_flight: Arc<crate::auth::in_flight::InFlight>,
+    /// Each user's cost budget ([`crate::auth::budget`]).
+    pub budget: Arc<crate::auth::budget::CostBudget>,
     /// The external token issuer (Better Auth) trusted beside todoql's own key, if any.
     pub external: Option<Arc<crate::auth::external::ExternalIssuer>>,
 }

@@ -10,6 +10,7 @@ mod m20261125_000002_create_todos;
 mod m20261125_000003_create_refresh_tokens;
 mod m20261125_000004_create_rate_limits;
 mod m20261125_000005_create_external_identities;
+mod m20261202_000006_create_cost_budgets;
 
 /// Every migration todoql knows, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_refresh_tokens::Migration),
             Box::new(m20261125_000004_create_rate_limits::Migration),
             Box::new(m20261125_000005_create_external_identities::Migration),
+            Box::new(m20261202_000006_create_cost_budgets::Migration),
         ]
     }
 }

@@ -1,8 +1,10 @@
 //! Authentication: who the caller is, how they prove it, and the guards that use it.
 
 pub mod bearer;
+pub mod budget;
 pub mod external;
 mod guards;
+pub mod in_flight;
 mod inputs;
 pub mod passwords;
 pub mod refresh;

@@ -45,9 +45,13 @@ pub async fn limit_statements(connection: &mut SqliteConnection, limit: Duration
     Ok(())
 }
 
-/// SQLite's statement trace: a statement begins to run on this thread.
+/// SQLite's statement trace: a statement begins to run on this thread — a pool connection's
+/// worker, which runs what the request's thread handed over for being long, and the rest of
+/// the pool's statements, none of them on a request's critical path as a short inline read is.
+/// Its priority is lowered once, so such work yields the CPU to the runtime's threads.
 unsafe extern "C" fn statement_began(_: c_uint, _: *mut c_void, _: *mut c_void, _: *mut c_void) -> c_int {
     STARTED.set(Some(Instant::now()));
+    crate::threads::lower_this_thread();
     0
 }
 

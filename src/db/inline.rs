@@ -66,7 +66,7 @@ const STEPS_PER_TICK: u64 = 100;
 /// The longest a statement runs inline, on a runtime thread, before it is interrupted and
 /// handed to the pool (whose threads are not the runtime's): a page takes a few dozen
 /// microseconds, so this is only ever reached by a statement that would hold the thread.
-pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Connections to the SQLite database file, shared by the runtime's threads.
 pub struct Inline {
@@ -119,11 +119,13 @@ impl Budget {
         self.began.store(since_epoch(), Ordering::Relaxed);
     }
 
-    /// Counts a tick; whether the statement is now over `ticks` or over [`MAX_INLINE_TIME`].
-    fn spent(&self, ticks: u32) -> bool {
+    /// Counts a tick; whether the statement is now over `ticks`, or (when `timed`) over
+    /// [`MAX_INLINE_TIME`].
+    fn spent(&self, ticks: u32, timed: bool) -> bool {
         let over_steps = self.ticks.fetch_add(1, Ordering::Relaxed) + 1 >= ticks;
-        let elapsed = since_epoch().saturating_sub(self.began.load(Ordering::Relaxed));
-        over_steps || elapsed > MAX_INLINE_TIME.as_nanos() as u64
+        over_steps
+            || timed
+                && since_epoch().saturating_sub(self.began.load(Ordering::Relaxed)) > MAX_INLINE_TIME.as_nanos() as u64
     }
 }
 
@@ -214,8 +216,15 @@ impl Inline {
                 continue;
             };
             self.statements.count();
+            let changes = connection.total_changes();
             match step(connection, &statement.sql, values, &mut map) {
                 Ok(mapped) => done.push(Some(mapped)),
+                Err(error) if connection.total_changes() != changes && !connection.is_autocommit() => {
+                    // It failed, yet its change stands: it cannot be handed back alone, so
+                    // nothing of the transaction is kept.
+                    let _ = connection.execute_batch("ROLLBACK");
+                    return self.hand_over_all(&error, statements.len(), none());
+                }
                 Err(error) if connection.is_autocommit() => {
                     // SQLite rolled the whole transaction back (interrupted, I/O): nothing
                     // of it was written. The connection is dropped unless merely interrupted.
@@ -355,11 +364,16 @@ impl Inline {
         Ok(held)
     }
 
-    /// Interrupts what runs on `held` once it has taken its budget of steps, or
+    /// Interrupts what runs on `held` once it has taken its budget of steps, or for a read
     /// [`MAX_INLINE_TIME`].
+    ///
+    /// Writes are bounded by steps alone: each writes one row (found by key, or, for an insert,
+    /// after counting at most the owner's todo limit), so its steps bound its time. And a write
+    /// interrupted on its last step — SQLite has made its change, and is handing back the row
+    /// it `RETURNING`s — keeps that change, which a clock could stop at any moment.
     fn budget(&self, held: &Held) -> rusqlite::Result<()> {
-        let (budget, limit) = (held.budget.clone(), self.ticks);
-        held.connection.progress_handler(self.steps_per_tick, Some(move || budget.spent(limit)))
+        let (budget, limit, timed) = (held.budget.clone(), self.ticks, self.kind == Kind::Read);
+        held.connection.progress_handler(self.steps_per_tick, Some(move || budget.spent(limit, timed)))
     }
 
     /// The `HELP` and `TYPE` lines of [`Inline::render`]'s samples.
@@ -684,6 +698,39 @@ mod tests {
         let outcomes = writer.transaction(&[&one, &two], |row| row.get::<_, i64>(0));
         assert!(outcomes.iter().all(Option::is_some));
         assert_eq!(count(&other), 2);
+    }
+
+    #[test]
+    fn whatever_step_it_is_interrupted_at_a_statement_handed_back_has_written_nothing() {
+        // Many rows `RETURNING`: SQLite writes them all on the first step, then hands them out
+        // step by step. A budget that runs out while they are handed out interrupts a
+        // statement whose change stands; the transaction must then keep nothing.
+        let many = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 100 UNION ALL SELECT x + 1 FROM c WHERE x < 2099) \
+             SELECT x FROM c RETURNING n",
+        );
+        let one = insert(1);
+        let mut interrupted = 0;
+        for budget in (1..=120).map(|k| k * 500) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (writer, other) = writer_and_other(&dir, budget);
+            let outcomes = writer.transaction(&[&one, &many], |row| row.get::<_, i64>(0));
+            let written = count(&other);
+            match (&outcomes[0], &outcomes[1]) {
+                (Some(Ok(_)), Some(Ok(rows))) => assert_eq!((rows.len(), written), (2000, 2001), "budget {budget}"),
+                (Some(Ok(_)), None) => {
+                    interrupted += 1;
+                    assert_eq!(written, 1, "budget {budget}: handed back, yet its rows were kept");
+                }
+                (None, None) => {
+                    interrupted += 1;
+                    assert_eq!(written, 0, "budget {budget}: all handed back, yet rows were kept");
+                }
+                other => panic!("budget {budget}: {other:?}"),
+            }
+        }
+        assert!(interrupted > 10, "the budgets cover the statement's steps");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! to that instance's subscribers ([`postgres`]). When that connection drops, notifications
 //! sent meanwhile are lost: subscribers then receive [`Event::Interrupted`] and must refetch.
 
+mod fanout;
 mod postgres;
 
 use std::sync::Arc;
@@ -15,13 +16,16 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTran
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, MutexGuard, broadcast, watch};
 
+use fanout::Fanout;
+
 use crate::error::{Error, Result};
 use crate::todos::entity;
 
 /// The PostgreSQL notification channel.
 const CHANNEL: &str = "todoql_todo_events";
-/// Events an instance buffers for its slowest subscriber before that subscriber is cut off.
-pub const BUFFER: usize = 1024;
+/// Events an instance buffers for a user's slowest subscriber before that subscriber is cut
+/// off.
+pub const BUFFER: usize = 256;
 /// PostgreSQL refuses notification payloads of 8000 bytes or more: larger changes are sent
 /// in parts of at most this many bytes ([`postgres::parts`]).
 const MAX_PAYLOAD: usize = 7900;
@@ -75,7 +79,7 @@ pub enum Event {
 /// The per-instance event hub.
 #[derive(Clone)]
 pub struct Events {
-    sender: broadcast::Sender<Event>,
+    fanout: Arc<Fanout>,
     backend: DatabaseBackend,
     /// Held across a write and its broadcast on SQLite: commit order is publish order.
     write_order: Arc<Mutex<()>>,
@@ -87,27 +91,27 @@ pub struct Events {
 impl Events {
     /// The hub for `db`; on PostgreSQL also starts this instance's listener.
     pub fn start(db: &DatabaseConnection) -> Self {
-        let (sender, _) = broadcast::channel(BUFFER);
+        let fanout = Arc::new(Fanout::default());
         let backend = db.get_database_backend();
         let postgres = backend == DatabaseBackend::Postgres;
         let listening = Arc::new(watch::Sender::new((!postgres).then_some(0)));
         if postgres {
-            postgres::spawn_listener(db.clone(), sender.clone(), listening.clone());
+            postgres::spawn_listener(db.clone(), fanout.clone(), listening.clone());
         }
-        Self { sender, backend, write_order: Arc::new(Mutex::new(())), listening }
+        Self { fanout, backend, write_order: Arc::new(Mutex::new(())), listening }
     }
 
-    /// Receives every change committed from now on (the caller filters by owner), or
+    /// Receives every change to `owner`'s todos committed from now on, or
     /// [`Event::Interrupted`] if some may be missed. On PostgreSQL this waits until the
     /// instance listens, so that no change committed after it returns goes unnoticed.
-    pub async fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub async fn subscribe(&self, owner: &str) -> broadcast::Receiver<Event> {
         let mut listening = self.listening.subscribe();
         loop {
             let Ok(session) = listening.wait_for(Option::is_some).await.map(|s| *s) else {
                 // The sender lives in `self`: this cannot happen.
-                return self.sender.subscribe();
+                return self.fanout.subscribe(owner);
             };
-            let receiver = self.sender.subscribe();
+            let receiver = self.fanout.subscribe(owner);
             // Still the same session: an interruption after this point reaches `receiver`.
             if *self.listening.borrow() == session {
                 return receiver;
@@ -150,8 +154,7 @@ impl Events {
     /// Publishes a committed change to this instance (SQLite; PostgreSQL's listener does it).
     pub fn committed(&self, change: Change) {
         if self.backend != DatabaseBackend::Postgres {
-            // No subscribers is not an error.
-            let _ = self.sender.send(Event::Committed(Arc::new(change)));
+            self.fanout.publish(Event::Committed(Arc::new(change)));
         }
     }
 }

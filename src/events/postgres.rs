@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::{self, postgres::PgListener};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
+use super::fanout::Fanout;
 use super::{CHANNEL, Change, Event, MAX_PAYLOAD};
 use crate::todos::entity::fold;
 
@@ -20,17 +21,13 @@ const SLICE: usize = MAX_PAYLOAD - 32;
 
 /// Starts the listener task. It reconnects on its own after database outages; each lost
 /// connection is announced to subscribers as [`Event::Interrupted`].
-pub(super) fn spawn_listener(
-    db: DatabaseConnection,
-    sender: broadcast::Sender<Event>,
-    listening: Arc<watch::Sender<Option<u64>>>,
-) {
+pub(super) fn spawn_listener(db: DatabaseConnection, fanout: Arc<Fanout>, listening: Arc<watch::Sender<Option<u64>>>) {
     tokio::spawn(async move {
         for session in 1.. {
-            let outcome = listen(&db, &sender, &listening, session).await;
+            let outcome = listen(&db, &fanout, &listening, session).await;
             if listening.send_replace(None).is_some() {
                 // Whatever was notified while nobody listened is lost: subscribers refetch.
-                let _ = sender.send(Event::Interrupted);
+                fanout.publish(Event::Interrupted);
             }
             match outcome {
                 Ok(()) => tracing::warn!("the event listener lost its connection; subscribers were told to refetch"),
@@ -45,7 +42,7 @@ pub(super) fn spawn_listener(
 /// Listens until the connection is lost (`Ok`) or cannot be used (`Err`).
 async fn listen(
     db: &DatabaseConnection,
-    sender: &broadcast::Sender<Event>,
+    fanout: &Fanout,
     listening: &watch::Sender<Option<u64>>,
     session: u64,
 ) -> Result<(), sqlx::Error> {
@@ -65,8 +62,7 @@ async fn listen(
             tracing::warn!(%error, "an unreadable event: subscribers were told to refetch");
             Event::Interrupted
         });
-        // No subscribers is not an error.
-        let _ = sender.send(event);
+        fanout.publish(event);
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ use lru::LruCache;
 
 use super::persisted::{Persisted, Resolved};
 use super::shape;
-use super::trusted::Prevalidated;
+use super::trusted::{Prevalidated, TrustedDocument};
 
 /// The most query texts kept.
 pub const MAX_ENTRIES: usize = 512;
@@ -86,6 +86,8 @@ pub(super) struct Key {
     text: String,
     operation: Option<String>,
     variables: String,
+    /// The trusted document the request named, which keeps its own validations.
+    trusted: Option<Arc<TrustedDocument>>,
 }
 
 struct Entries {
@@ -210,7 +212,8 @@ impl DocumentCache {
     }
 
     fn validation_of(&self, request: &Request) -> Option<Validation> {
-        if request.query.len() > MAX_TEXT_BYTES {
+        let trusted = super::trusted::prevalidated(request);
+        if trusted.is_none() && request.query.len() > MAX_TEXT_BYTES {
             return None;
         }
         let operation = request.operation_name.clone();
@@ -218,25 +221,36 @@ impl DocumentCache {
             Bounded(Vec::new(), MAX_VARIABLES_BYTES.saturating_sub(operation.as_ref().map_or(0, String::len)));
         serde_json::to_writer(&mut variables, &request.variables).ok()?;
         let variables = String::from_utf8(variables.0).ok()?;
+        if let Some(trusted) = trusted {
+            let found =
+                trusted.validated.lock().ok().and_then(|mut validated| hit(&mut validated, &operation, &variables));
+            return Some(found.unwrap_or_else(|| {
+                Validation::Remember(Key { text: String::new(), operation, variables, trusted: Some(trusted) })
+            }));
+        }
         let mut entries = self.lock()?;
         let entry = entries.lru.get_mut(request.query.as_str())?;
-        let position = entry.validated.iter().position(|(o, v, _)| *o == operation && *v == variables);
-        if let Some(position) = position {
-            let hit = entry.validated.remove(position);
-            let result = hit.2;
-            entry.validated.push(hit);
-            return Some(Validation::Cached(result));
+        if let Some(found) = hit(&mut entry.validated, &operation, &variables) {
+            return Some(found);
         }
-        Some(Validation::Remember(Key { text: request.query.clone(), operation, variables }))
-    }
-
-    /// Counts a validation a trusted document's request did without ([`super::Schemas`]).
-    pub(super) fn skipped_validation(&self) {
-        self.validation[0].fetch_add(1, Relaxed);
+        Some(Validation::Remember(Key { text: request.query.clone(), operation, variables, trusted: None }))
     }
 
     /// Keeps a successful validation.
     pub(super) fn remember(&self, key: Key, result: ValidationResult) {
+        if let Some(trusted) = &key.trusted {
+            // A trusted document's validations stay with it: a few per document, bounded by
+            // the manifest's size rather than by the byte budget of texts.
+            if let Ok(mut validated) = trusted.validated.lock()
+                && !validated.iter().any(|(o, v, _)| *o == key.operation && *v == key.variables)
+            {
+                if validated.len() >= MAX_VALIDATIONS {
+                    validated.remove(0);
+                }
+                validated.push((key.operation, key.variables, result));
+            }
+            return;
+        }
         let Some(mut entries) = self.lock() else { return };
         let Some(entry) = entries.lru.peek_mut(key.text.as_str()) else { return };
         if entry.validated.iter().any(|(o, v, _)| *o == key.operation && *v == key.variables) {
@@ -276,6 +290,16 @@ impl DocumentCache {
     fn lock(&self) -> Option<MutexGuard<'_, Entries>> {
         self.entries.lock().ok()
     }
+}
+
+/// The validation of `operation` with `variables` among `validated`, made the most recently
+/// used.
+fn hit(validated: &mut Vec<Validated>, operation: &Option<String>, variables: &str) -> Option<Validation> {
+    let position = validated.iter().position(|(o, v, _)| o == operation && v == variables)?;
+    let hit = validated.remove(position);
+    let result = hit.2;
+    validated.push(hit);
+    Some(Validation::Cached(result))
 }
 
 /// A writer that refuses to grow past its bound: variables too long to cache are not

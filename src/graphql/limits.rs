@@ -11,8 +11,11 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
+use super::admission;
 use super::cache::{DocumentCache, Validation};
 use super::hostile::refuse_hostile;
+use crate::auth::Viewer;
+use crate::state::State;
 
 /// The deepest selection a document may have (introspection excepted).
 pub const MAX_DEPTH: usize = 10;
@@ -50,7 +53,7 @@ impl Limits {
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
         let (documents, timeout) = (self.documents.clone(), self.timeout);
-        Arc::new(RequestLimits { documents, timeout, validation: Mutex::new(None) })
+        Arc::new(RequestLimits { documents, timeout, validation: Mutex::new(None), cost: Mutex::new(0) })
     }
 }
 
@@ -62,6 +65,8 @@ struct RequestLimits {
     timeout: Duration,
     /// Decided in `prepare_request`, which sees the whole request; used by `validation`.
     validation: Mutex<Option<Validation>>,
+    /// The operation's calculated cost, found by `validation`; charged by `execute`.
+    cost: Mutex<usize>,
 }
 
 #[async_trait::async_trait]
@@ -118,6 +123,7 @@ impl Extension for RequestLimits {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let plan = self.validation.lock().ok().and_then(|mut plan| plan.take());
         if let Some(Validation::Cached(result)) = plan {
+            self.note_cost(&result);
             return Ok(result);
         }
         let result = next.run(ctx).await.map_err(|errors| {
@@ -133,6 +139,7 @@ impl Extension for RequestLimits {
                 })
                 .collect::<Vec<_>>()
         })?;
+        self.note_cost(&result);
         // Only successes are kept: errors carry positions and messages, so they are made afresh.
         if let Some(Validation::Remember(key)) = plan {
             self.documents.remember(key, result);
@@ -146,20 +153,46 @@ impl Extension for RequestLimits {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        let user = admission::user(ctx.data_opt::<Viewer>());
+        let (state, admitted) = (ctx.data_opt::<State>(), ctx.data_opt::<admission::Admitted>().is_some());
+        let mut charge = None;
+        let mut slot = None;
+        if let Some(state) = state {
+            // WebSocket operations take their slot here; HTTP requests took it already.
+            if !admitted {
+                match tokio::time::timeout(self.timeout, admission::slot(state, user)).await {
+                    Ok(Ok(taken)) => slot = taken,
+                    Ok(Err(error)) => return admission::refused(error),
+                    Err(_) => return timed_out(),
+                }
+            }
+            let cost = self.cost.lock().map_or(0, |cost| *cost);
+            match admission::charge(state, user, cost) {
+                Ok(charged) => charge = charged,
+                Err(error) => return admission::refused(error),
+            }
+        }
         let Ok(mut response) = tokio::time::timeout(self.timeout, next.run(ctx, operation_name)).await else {
-            let message = "the request took too long and was stopped";
-            return Response::from_errors(vec![coded(ServerError::new(message, None), "TIMEOUT")]);
+            return timed_out();
         };
+        drop(slot);
         response.errors = response.errors.into_iter().map(coded_input_error).collect();
-        response
+        admission::report(response, charge)
     }
 }
 
-/// The code of an error of a request run on the validated schema without validation: its fast
-/// validation measures complexity with the request's variables, anything else is an error
-/// raised while executing ([`coded_input_error`]).
-pub(super) fn coded_fast_error(error: ServerError) -> ServerError {
-    if error.message.contains("too complex") { coded(error, "QUERY_TOO_COMPLEX") } else { coded_input_error(error) }
+impl RequestLimits {
+    fn note_cost(&self, result: &ValidationResult) {
+        if let Ok(mut cost) = self.cost.lock() {
+            *cost = result.complexity;
+        }
+    }
+}
+
+/// An operation stopped for time.
+fn timed_out() -> Response {
+    let message = "the request took too long and was stopped";
+    Response::from_errors(vec![coded(ServerError::new(message, None), "TIMEOUT")])
 }
 
 /// The code of an error raised while executing: resolvers code their own errors; what is left

@@ -1,5 +1,6 @@
 //! The GraphQL schema: roots merged from each domain, limits, and the SDL.
 
+mod admission;
 mod cache;
 mod hostile;
 mod limits;
@@ -7,7 +8,6 @@ mod persisted;
 mod public;
 mod shape;
 mod trusted;
-mod variables;
 
 use std::sync::Arc;
 
@@ -62,31 +62,36 @@ pub struct Schemas {
     /// No extension; async-graphql's fast validation (complexity, depth, fragment cycles).
     validated: AppSchema,
     documents: Arc<DocumentCache>,
+    state: State,
 }
 
 impl Schemas {
     /// Runs `request` on `validated` when the document cache holds a successful validation of
     /// its document, operation and variables, else on `full` (which validates, and keeps a
-    /// success). Both give errors the same codes.
+    /// success). Both give errors the same codes. A signed-in caller's request first waits for
+    /// one of their in-flight slots, and its cost is drawn from their budget
+    /// ([`admission`]).
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
         let mut request = request.into();
         if let Err(refused) = self.documents.attach(&mut request) {
             return async_graphql::Response::from_errors(vec![refused]);
         }
-        // A trusted document was validated at start; only its variables are new.
-        if let Some(trusted) = trusted::prevalidated(&request)
-            && trusted.fits(&request)
-        {
-            self.documents.skipped_validation();
-            let mut response = self.validated.execute(request).await;
-            response.errors = response.errors.into_iter().map(limits::coded_fast_error).collect();
-            return response;
-        }
+        let viewer = request.data.get(&std::any::TypeId::of::<crate::auth::Viewer>());
+        let user = admission::user(viewer.and_then(|v| v.downcast_ref())).cloned();
+        let _slot = match admission::slot(&self.state, user.as_ref()).await {
+            Ok(slot) => slot,
+            Err(error) => return admission::refused(error),
+        };
+        let request = request.data(admission::Admitted);
         match self.documents.validation(&request) {
-            Some(cache::Validation::Cached(_)) => {
+            Some(cache::Validation::Cached(result)) => {
+                let charge = match admission::charge(&self.state, user.as_ref(), result.complexity) {
+                    Ok(charge) => charge,
+                    Err(error) => return admission::refused(error),
+                };
                 let mut response = self.validated.execute(request).await;
                 response.errors = response.errors.into_iter().map(limits::coded_input_error).collect();
-                response
+                admission::report(response, charge)
             }
             plan => self.full.execute(request.data(limits::Planned::new(plan))).await,
         }
@@ -116,7 +121,7 @@ pub fn build(state: State) -> Schemas {
     };
     let timeout = std::time::Duration::from_secs(state.config.request_timeout);
     let full = schema(Some(limits::Limits::new(documents.clone(), timeout)));
-    Schemas { full, validated: schema(None), documents }
+    Schemas { full, validated: schema(None), documents, state }
 }
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.

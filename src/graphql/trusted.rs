@@ -10,20 +10,21 @@
 //! and nesting limits, parsing, the hostile-document limits and the full validation against
 //! this server's schema (with its introspection setting) — and a `sha256` id must be the hash of
 //! its text. Any failure refuses the start, naming each document: the deploy-time check that a
-//! frontend and this backend still agree. At run time a trusted document is never parsed or
-//! validated again (see [`super::variables`] for the one check that depends on the request).
+//! frontend and this backend still agree. At run time a trusted document is never parsed
+//! again, and each of its operations is validated once per set of variables (variables set the
+//! complexity a request is charged, [`super::admission`]): the validations are kept with the
+//! document, never evicted by other texts ([`super::DocumentCache`]).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
-use async_graphql::{Request, Response};
+use async_graphql::{Request, Response, ValidationResult};
 use serde_json::Value;
 
 use super::persisted::DocumentKey;
-use super::variables::InputTypes;
 
 /// One trusted document, parsed and validated at start.
 pub struct TrustedDocument {
@@ -31,17 +32,9 @@ pub struct TrustedDocument {
     pub(super) text: String,
     /// Its parsed form.
     pub(super) document: ExecutableDocument,
-    /// The schema's input types, to check a request's variables against.
-    inputs: Arc<InputTypes>,
-}
-
-impl TrustedDocument {
-    /// Whether `request` (which names this document) can run without validation: it selects
-    /// one of the document's operations and its variables fit their declared types.
-    pub(super) fn fits(&self, request: &Request) -> bool {
-        super::selected_operation(&self.document, request.operation_name.as_deref())
-            .is_some_and(|operation| self.inputs.fit(&operation.node, &request.variables))
-    }
+    /// Successful validations by operation name and serialised variables, least recently used
+    /// first (at most [`super::cache::MAX_VALIDATIONS`]).
+    pub(super) validated: Mutex<Vec<(Option<String>, String, ValidationResult)>>,
 }
 
 /// The documents of a manifest, by id.
@@ -102,7 +95,6 @@ impl TrustedDocuments {
         let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
         let entries = entries(&text).map_err(unreadable)?;
         let schema = checking_schema(introspection);
-        let inputs = Arc::new(InputTypes::from_sdl(&schema.sdl()));
         let (total, mut documents, mut failures) =
             (entries.len(), HashMap::<_, Arc<TrustedDocument>>::new(), Vec::new());
         for Entry { id, name, body } in entries {
@@ -116,8 +108,8 @@ impl TrustedDocuments {
                         failures.push(format!("{label}: another document has this id"))
                     }
                     _ => {
-                        let inputs = inputs.clone();
-                        documents.insert(key, Arc::new(TrustedDocument { text: body, document, inputs }));
+                        let validated = Mutex::default();
+                        documents.insert(key, Arc::new(TrustedDocument { text: body, document, validated }));
                     }
                 },
                 Err(problem) => failures.push(format!("{label}: {problem}")),

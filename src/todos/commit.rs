@@ -141,7 +141,7 @@ mod tests {
         let new = NewUser { email: "c@example.test".into(), name: "C".into(), password_hash: "x".into() };
         let owner = AuthenticatedUser { id: users::create(&state.db, new).await.expect("user").id };
         let writer = state.writer.clone().expect("an inline writer on a SQLite file");
-        let mut events = state.events.subscribe().await;
+        let mut events = state.events.subscribe(&owner.id).await;
 
         // A write is committing: the next ones queue behind it.
         let order = state.events.begin().await;

@@ -51,13 +51,15 @@ impl TodoSubscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TodoEvent>> + use<>> {
         let owner = caller(ctx)?.id.clone();
-        let receiver = State::of(ctx)?.events.subscribe().await;
+        let receiver = State::of(ctx)?.events.subscribe(&owner).await;
         Ok(futures_util::stream::unfold(Some(receiver), move |receiver| {
             let owner = owner.clone();
             async move {
                 let mut receiver = receiver?;
                 loop {
                     let error = match receiver.recv().await {
+                        // Only the owner's changes reach this receiver; the check stays as a
+                        // second line of defence.
                         Ok(Event::Committed(change)) if change.owner_id == owner => {
                             return Some((Ok(TodoEvent(change)), Some(receiver)));
                         }

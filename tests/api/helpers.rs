@@ -165,6 +165,18 @@ impl TestApp {
     }
 }
 
+/// A body without `extensions.cost`, which every signed-in response carries and which changes
+/// from one request to the next (the budget left): for comparing whole answers.
+pub fn without_cost(mut body: Value) -> Value {
+    if let Some(extensions) = body.get_mut("extensions").and_then(Value::as_object_mut) {
+        extensions.remove("cost");
+        if extensions.is_empty() {
+            body.as_object_mut().map(|b| b.remove("extensions"));
+        }
+    }
+    body
+}
+
 /// The `extensions.code` of the first error of a body.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))

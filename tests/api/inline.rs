@@ -106,7 +106,9 @@ async fn inline_writes_and_pages_match_the_pool_and_over_budget_statements_move_
     assert_eq!(inline(&pooled, "write").await, None, "0 turns inline statements off");
     if on_sqlite(&inline_app) {
         let (served, handed_over) = inline(&inline_app, "read").await.expect("inline reads on SQLite");
-        assert!(served > 60 && handed_over == 0, "reads: served {served}, handed over {handed_over}");
+        // A read that a busy machine keeps off the CPU past the inline time limit moves to the
+        // pool: a few may, never most.
+        assert!(served > 60 && handed_over * 10 <= served, "reads: served {served}, handed over {handed_over}");
         let (served, handed_over) = inline(&inline_app, "write").await.expect("inline writes on SQLite");
         assert!(served >= 40 && handed_over == 0, "writes: served {served}, handed over {handed_over}");
         for kind in ["read", "write"] {

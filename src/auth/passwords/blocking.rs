@@ -23,26 +23,6 @@ static CORES: LazyLock<usize> = LazyLock::new(|| std::thread::available_parallel
 /// buffers are alive at once (and, at start-up, the dummy hash's: see [`warm_up`]).
 static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new((*CORES / 2).max(1)));
 
-thread_local! {
-    /// Whether this blocking-pool thread already lowered its scheduling priority.
-    static DEPRIORITIZED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Lowers the current thread's priority (nice 10) once: a hash then yields the CPU to the
-/// request-serving threads instead of competing with them as an equal.
-fn deprioritize_this_thread() {
-    DEPRIORITIZED.with(|done| {
-        if !done.replace(true) {
-            #[cfg(target_os = "linux")]
-            // SAFETY: setpriority and gettid only read their integer arguments; on Linux,
-            // PRIO_PROCESS with a thread id changes that one thread.
-            unsafe {
-                let tid = libc::gettid();
-                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-            }
-        }
-    });
-}
 /// Requests waiting for a slot or holding one.
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
@@ -94,7 +74,7 @@ async fn run<T: Send + 'static>(work: impl FnOnce(&mut Memory) -> Result<T> + Se
     let slot = SLOTS.acquire().await.map_err(|_| Error::Internal("hashing slots closed".to_owned()))?;
     tokio::task::spawn_blocking(move || {
         let _held = (place, slot);
-        deprioritize_this_thread();
+        crate::threads::lower_this_thread();
         let mut memory = spare().pop().unwrap_or_default();
         let result = work(&mut memory);
         keep_or_return(memory);

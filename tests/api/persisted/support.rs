@@ -62,6 +62,18 @@ async fn answer(request: reqwest::RequestBuilder) -> Answer {
     Answer { status, headers, body }
 }
 
+/// A body without `extensions.cost`, which tells how much of the caller's budget is left (and so
+/// differs between two requests even when their answers are the same).
+pub(super) fn without_cost(mut body: Value) -> Value {
+    if let Some(extensions) = body.get_mut("extensions").and_then(Value::as_object_mut) {
+        extensions.remove("cost");
+        if extensions.is_empty() {
+            body.as_object_mut().map(|body| body.remove("extensions"));
+        }
+    }
+    body
+}
+
 /// Asserts `answer` is a success; returns its data.
 pub(super) fn data(answer: &Answer) -> &Value {
     assert_eq!(answer.status, 200, "{}", answer.body);

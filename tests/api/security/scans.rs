@@ -103,7 +103,7 @@ async fn a_statement_running_past_statement_timeout_is_stopped_with_a_coded_erro
     // Every statement on the pool, and a limit well under what the search takes.
     let app = TestApp::spawn_with(|c| {
         c.sqlite_inline_steps = 0;
-        c.statement_timeout = 0.2;
+        c.statement_timeout = 0.05;
     })
     .await;
     let user = app.sign_up().await;

@@ -9,7 +9,9 @@ pub(super) use std::time::{Duration, Instant};
 
 pub(super) use serde_json::{Value, json};
 
-pub(super) use crate::helpers::{PASSWORD, SECRET, TestApp, error_code, fresh_database, now, sign, unique};
+pub(super) use crate::helpers::{
+    PASSWORD, SECRET, TestApp, error_code, fresh_database, now, sign, unique, without_cost,
+};
 
 pub(super) const SIGN_IN: &str =
     "mutation($input: SignInInput!) { signIn(input: $input) { accessToken refreshToken } }";

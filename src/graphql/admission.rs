@@ -1,0 +1,60 @@
+//! Admitting a signed-in user's query or mutation (issue 13): a slot among their requests in
+//! flight ([`crate::auth::in_flight`]), then its calculated cost from their budget
+//! ([`crate::auth::budget`]), reported back in `extensions.cost`.
+//!
+//! Over HTTP, [`super::Schemas::execute`] takes the slot before anything else and marks the
+//! request [`Admitted`]; the cost is charged where the validation is known (the cache, or the
+//! limits extension). Over WebSocket, the limits extension does both.
+
+use async_graphql::{ErrorExtensions, Response, ServerError};
+
+use crate::auth::budget::Charge;
+use crate::auth::in_flight::Slot;
+use crate::auth::{AuthenticatedUser, Viewer};
+use crate::error::{Error, Result};
+use crate::state::State;
+
+/// Marks a request whose slot was taken before it reached the schema.
+pub(super) struct Admitted;
+
+/// The signed-in user a viewer is, if any.
+pub(super) fn user(viewer: Option<&Viewer>) -> Option<&AuthenticatedUser> {
+    match viewer {
+        Some(Viewer::User(user)) => Some(user),
+        _ => None,
+    }
+}
+
+/// One of `user`'s in-flight slots (none for anonymous callers, whose operations are the
+/// sign-in mutations, limited on their own).
+pub(super) async fn slot(state: &State, user: Option<&AuthenticatedUser>) -> Result<Option<Slot>> {
+    match user {
+        Some(user) => state.in_flight.enter(&user.id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Draws `cost` from `user`'s budget (nothing for anonymous callers, or with no budget).
+pub(super) fn charge(state: &State, user: Option<&AuthenticatedUser>, cost: usize) -> Result<Option<Charge>> {
+    match user {
+        Some(user) if state.budget.is_on() => state.budget.charge(&user.id, cost as u64).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The response to an operation that was not admitted: about the request as a whole, so
+/// the error has no location.
+pub(super) fn refused(error: Error) -> Response {
+    let extended = error.extend();
+    let mut refused = ServerError::new(extended.message, None);
+    refused.extensions = extended.extensions;
+    Response::from_errors(vec![refused])
+}
+
+/// Reports what the operation cost in `extensions.cost`.
+pub(super) fn report(mut response: Response, charge: Option<Charge>) -> Response {
+    if let Some(charge) = charge {
+        response.extensions.insert("cost".to_owned(), charge.to_value());
+    }
+    response
+}

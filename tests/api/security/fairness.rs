@@ -1,0 +1,175 @@
+//! Fairness between users (issue 13): each user's requests in flight are bounded and queue
+//! behind each other, and each user draws from a cost budget that every response reports.
+
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::support::*;
+
+const READ: &str = "{ todos(first: 20) { nodes { id title completed } } }";
+
+fn cost(body: &Value) -> &Value {
+    &body["extensions"]["cost"]
+}
+
+#[tokio::test]
+async fn each_operation_draws_its_cost_from_the_users_budget_and_reports_what_is_left() {
+    let app = TestApp::spawn_with(|c| {
+        c.cost_budget = 300;
+        c.cost_restore_rate = 1;
+    })
+    .await;
+    let (user, other) = (app.sign_up().await, app.sign_up().await);
+    let first = app.as_user(&user, READ, json!({})).await;
+    let requested = cost(&first)["requested"].as_u64().expect("a cost");
+    assert!(requested > 20, "a page of 20 costs its items: {first}");
+    assert_eq!((cost(&first)["limit"].as_u64(), cost(&first)["restoreRate"].as_u64()), (Some(300), Some(1)), "{first}");
+    let mut remaining = cost(&first)["remaining"].as_u64().expect("what is left");
+    assert!(remaining <= 300 - requested, "{first}");
+    // Spend the rest: every answer says what is left, until one cannot be paid for.
+    let refused = loop {
+        let body = app.as_user(&user, READ, json!({})).await;
+        if body["errors"].is_array() {
+            break body;
+        }
+        let left = cost(&body)["remaining"].as_u64().expect("what is left");
+        assert!(left < remaining, "{body}");
+        remaining = left;
+    };
+    assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
+    assert!(refused["data"].is_null(), "nothing ran: {refused}");
+    assert!(retry_after(&refused) >= (requested - remaining).saturating_sub(1), "{refused}");
+    // Someone else's budget is their own; anonymous sign-in mutations have none.
+    let body = app.as_user(&other, READ, json!({})).await;
+    assert!(body["errors"].is_null() && cost(&body)["remaining"].as_u64() < Some(300), "{body}");
+    let (_, anonymous) = app.post(None, "{ __typename }", json!({})).await;
+    assert!(anonymous.get("extensions").is_none(), "{anonymous}");
+    // The same budget over WebSocket.
+    let message = websocket_operation(&app, &user, READ).await;
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{message}");
+}
+
+#[tokio::test]
+async fn with_no_budget_responses_carry_no_cost() {
+    let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
+    let user = app.sign_up().await;
+    let body = app.as_user(&user, READ, json!({})).await;
+    assert!(body.get("extensions").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn a_users_requests_past_their_in_flight_slots_wait_behind_each_other_not_in_front_of_others() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn_with(|c| c.user_max_in_flight = 1).await;
+    let (user, bystander) = (app.sign_up().await, app.sign_up().await);
+    // Hold the todos table, so that the user's write waits holding their only slot.
+    let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
+    let lock = db.begin().await.expect("begin");
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "LOCK TABLE todos IN EXCLUSIVE MODE",
+        _ => "INSERT INTO rate_limits (key, window_start, failures) VALUES ('fairness-test-lock', 0, 0)",
+    };
+    lock.execute_unprepared(sql).await.expect("take the lock");
+    let write = tokio::spawn({
+        let (client, url, token) = (app.client.clone(), app.url("/graphql"), user.token.clone());
+        async move {
+            let query = json!({ "query": "mutation { createTodo(input: { title: \"slow\" }) { id } }" });
+            client.post(url).bearer_auth(token).json(&query).send().await.expect("write").status()
+        }
+    });
+    // The write holds the slot once the user's read queues behind it: wait until it does.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let read = tokio::spawn({
+        let (client, url, token) = (app.client.clone(), app.url("/graphql"), user.token.clone());
+        async move {
+            let response = client.post(url).bearer_auth(token).json(&json!({ "query": "{ me { id } }" })).send();
+            response.await.expect("read").json::<Value>().await.expect("JSON")
+        }
+    });
+    // Another user is served while the first one's requests wait.
+    let body = within(HANG, app.as_user(&bystander, "{ me { id } }", json!({}))).await;
+    assert_eq!(body["data"]["me"]["id"], bystander.id.as_str(), "{body}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!read.is_finished(), "the user's read waits behind their write");
+    // Past the waiting bound, the user is told to slow down at once.
+    let flood = (0..70).map(|_| app.as_user(&user, "{ me { id } }", json!({})));
+    let mut flood: futures::stream::FuturesUnordered<_> = flood.collect();
+    let first_refusal = within(HANG, flood.next()).await.expect("an answer");
+    assert_eq!(error_code(&first_refusal), "RATE_LIMITED", "{first_refusal}");
+    lock.rollback().await.expect("release the lock");
+    db.close().await.ok();
+    assert_eq!(within(HANG, write).await.expect("write task"), 200);
+    let body = within(HANG, read).await.expect("read task");
+    assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{body}");
+    while let Some(body) = within(HANG, flood.next()).await {
+        assert!(body["data"]["me"]["id"] == user.id.as_str() || error_code(&body) == "RATE_LIMITED", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn on_postgresql_instances_share_each_users_budget() {
+    if !std::env::var("TODOQL_TEST_DATABASE").is_ok_and(|url| url.starts_with("postgres")) {
+        return; // one SQLite database serves one instance
+    }
+    let budget = |c: &mut todoql::config::Config| {
+        c.cost_budget = 400;
+        c.cost_restore_rate = 1;
+    };
+    let one = TestApp::spawn_with(budget).await;
+    let url = one.config.database.database_url.clone();
+    let two = TestApp::spawn_with(|c| {
+        budget(c);
+        c.database.database_url = url;
+    })
+    .await;
+    let user = one.sign_up().await;
+    // Spend most of it on the first instance…
+    let mut spent = 0;
+    loop {
+        let body = one.as_user(&user, READ, json!({})).await;
+        spent += cost(&body)["requested"].as_u64().expect("a cost");
+        if cost(&body)["remaining"].as_u64() < Some(100) {
+            break;
+        }
+    }
+    // …and the second instance learns of it within a sync or two: it refuses what the
+    // first would, having let through at most what it spent before it knew.
+    let mut on_two = 0;
+    let refused = within(HANG, async {
+        loop {
+            let body = two.as_user(&user, READ, json!({})).await;
+            if body["errors"].is_array() {
+                break body;
+            }
+            on_two += cost(&body)["requested"].as_u64().expect("a cost");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
+    assert!(spent + on_two <= 400 + 2 * 100, "spent {spent} + {on_two}: the instances did not share");
+}
+
+/// Runs one operation as `user` over a fresh `graphql-transport-ws` socket; returns the
+/// server's answer to it.
+async fn websocket_operation(app: &TestApp, user: &crate::helpers::TestUser, query: &str) -> Value {
+    let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+    let (mut socket, _) = within(HANG, tokio_tungstenite::connect_async(request)).await.expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", user.token) } });
+    socket.send(Message::text(init.to_string())).await.expect("send init");
+    let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": query } });
+    socket.send(Message::text(subscribe.to_string())).await.expect("send");
+    while let Some(Ok(message)) = within(HANG, socket.next()).await {
+        if let Message::Text(text) = message {
+            let message: Value = serde_json::from_str(&text).expect("JSON");
+            if message["id"] == "1" {
+                return message;
+            }
+        }
+    }
+    panic!("the socket closed without an answer");
+}
