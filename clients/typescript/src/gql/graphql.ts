@@ -52,7 +52,7 @@ export type TodoFilter = {
   completed?: boolean | null | undefined;
   /**
    * Case-insensitive substring of the title or description, taken literally
-   * (`%` and `_` are not wildcards).
+   * (`%` and `_` are not wildcards); at most 200 characters.
    */
   search?: string | null | undefined;
 };
