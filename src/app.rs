@@ -25,6 +25,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenError),
+    /// The trusted documents cannot be served.
+    #[error(transparent)]
+    Trusted(#[from] crate::graphql::TrustedError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -96,6 +99,7 @@ fn connection_cap(configured: usize) -> usize {
 /// the schema serves with.
 pub async fn open(config: Config) -> Result<State, StartError> {
     let keys = TokenKeys::from_config(&config)?;
+    let persisted = crate::graphql::Persisted::from_config(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&config).await?;
     let (db, statements) = db::connect(&config).await?;
@@ -118,7 +122,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         statements,
         events,
         metrics: Default::default(),
-        documents: Default::default(),
+        documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
         in_flight,
         budget,
     })

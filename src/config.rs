@@ -144,6 +144,16 @@ pub struct Config {
     /// Serve the GraphiQL playground at `/playground`.
     #[arg(long, env = "PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub playground: bool,
+    /// A manifest of trusted documents — GraphQL Code Generator's `persisted-documents.json`
+    /// or an `apollo-persisted-query-manifest` — parsed and validated against the schema at
+    /// start (a document that does not validate stops the start); requests name them by
+    /// `documentId` or persisted query hash and skip parsing and validation.
+    #[arg(long, env = "TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Run only the documents of `TRUSTED_DOCUMENTS`, over HTTP and WebSocket: any other
+    /// operation is refused, and the playground is off.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_ONLY", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub trusted_documents_only: bool,
     /// Most open subscription sockets per user.
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub ws_max_connections_per_user: usize,

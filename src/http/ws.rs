@@ -121,7 +121,12 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
         move |message| {
             heard.store(crate::clock::now_micros(), std::sync::atomic::Ordering::Relaxed);
             future::ready(match message {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                    let data = message.into_data();
+                    // A persisted document's `documentId` (issue 14) has no place in
+                    // async-graphql's request.
+                    Some(crate::graphql::lift_document_id(&data).map_or(data, Into::into))
+                }
                 _ => None,
             })
         }
