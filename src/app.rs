@@ -128,8 +128,8 @@ pub async fn open(config: Config) -> Result<State, StartError> {
     })
 }
 
-/// Every ten minutes, deletes rate-limit counters whose window has passed and shared cost
-/// levels that have leaked out; every second, shares this instance's cost spending.
+/// Every ten minutes, deletes rate-limit counters whose window has passed, refresh tokens
+/// that can no longer be used and shared cost levels that have leaked out; every second, shares this instance's cost spending.
 fn spawn_sweeper(state: State) {
     let sharing = state.clone();
     tokio::spawn(async move {
@@ -148,6 +148,9 @@ fn spawn_sweeper(state: State) {
             every.tick().await;
             if let Err(error) = crate::auth::throttle::sweep(&state.db, &state.config).await {
                 tracing::warn!(code = error.code(), "could not sweep expired rate limits");
+            }
+            if let Err(error) = crate::auth::refresh::sweep(&state.db).await {
+                tracing::warn!(code = error.code(), "could not sweep refresh tokens");
             }
             let (capacity, rate) = (state.config.cost_budget, state.config.cost_restore_rate);
             if let Err(error) = crate::auth::budget::sweep(&state.db, capacity, rate).await {

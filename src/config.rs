@@ -116,6 +116,9 @@ pub struct Config {
     /// Failed sign-ins allowed per client address within `SIGN_IN_WINDOW`.
     #[arg(long, env = "SIGN_IN_MAX_FAILURES_PER_CLIENT", default_value_t = 50)]
     pub sign_in_max_failures_per_client: u32,
+    /// Sign-ups allowed per client address within `SIGN_IN_WINDOW`, whatever their outcome.
+    #[arg(long, env = "SIGN_UP_MAX_PER_CLIENT", default_value_t = 20)]
+    pub sign_up_max_per_client: u32,
     /// The sign-in rate-limit window, seconds.
     #[arg(long, env = "SIGN_IN_WINDOW", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub sign_in_window: u64,

@@ -76,6 +76,31 @@ pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Resul
     Ok(())
 }
 
+/// Takes back this attempt's charge to the email and the client: it was refused before any
+/// password was checked (hashing saturated, `SERVICE_UNAVAILABLE`), so it was not a failure —
+/// a user retrying through someone else's flood must not lock themselves out.
+pub async fn refund(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
+    let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
+    db.execute_raw(statement(db, sql, vec![attempt.email_key.as_str().into()])).await?;
+    if let Some(client) = &attempt.client_key {
+        db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
+    }
+    Ok(())
+}
+
+/// Counts a sign-up from `client` (every one, whatever its outcome: an `EMAIL_TAKEN` answer
+/// tells whether an address has an account, so it is rationed too); `RATE_LIMITED` past
+/// `SIGN_UP_MAX_PER_CLIENT` within `SIGN_IN_WINDOW`. Charged before any hashing or lookup.
+pub async fn check_sign_up(db: &DatabaseConnection, config: &Config, client: Option<ClientAddr>) -> Result<()> {
+    match client {
+        Some(client) => {
+            let key = format!("signup:{}", client_key(client.0));
+            charge(db, config, &key, config.sign_up_max_per_client).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// Counts one more attempt against `key` in one atomic upsert (a window that has passed
 /// starts over), and refuses it when that makes more than `limit`.
 async fn charge(db: &DatabaseConnection, config: &Config, key: &str, limit: u32) -> Result<()> {
