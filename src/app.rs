@@ -51,8 +51,9 @@ pub async fn build(config: Config) -> Result<Served, StartError> {
         header_timeout: Duration::from_secs_f64(state.config.http_header_timeout),
         idle_timeout: Duration::from_secs_f64(state.config.http_idle_timeout),
     };
-    let app = App { schemas, state, sockets: Default::default(), going_away: leaving };
-    Ok(Served { router: http::router(app), limits, going_away })
+    let sockets = std::sync::Arc::new(http::Sockets::default());
+    let app = App { schemas, state, sockets: sockets.clone(), going_away: leaving };
+    Ok(Served { router: http::router(app), limits, going_away, sockets })
 }
 
 /// The application, ready to serve: the router and what the accept loop needs.
@@ -62,6 +63,8 @@ pub struct Served {
     limits: http::server::Limits,
     /// Tells open WebSockets the server is going away.
     going_away: tokio::sync::watch::Sender<bool>,
+    /// The open WebSockets, whose close frames a shutdown waits for.
+    sockets: std::sync::Arc<http::Sockets>,
 }
 
 /// The most connections to keep open: `MAX_CONNECTIONS`, within what the process may open.
@@ -180,7 +183,8 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(());
     };
-    let server = http::server::serve(listener, served.router, served.limits, signalled, served.going_away);
+    let leaving = http::server::Leaving { going_away: served.going_away, sockets: served.sockets };
+    let server = http::server::serve(listener, served.router, served.limits, signalled, leaving);
     let deadline = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

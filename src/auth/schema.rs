@@ -42,11 +42,19 @@ impl AuthMutation {
         let state = State::of(ctx)?;
         let db = &state.db;
         // Rationed per address before anything is looked up or hashed.
-        throttle::check_sign_up(db, &state.config, ctx.data_opt::<throttle::ClientAddr>().copied()).await?;
+        let client = ctx.data_opt::<throttle::ClientAddr>().copied();
+        throttle::check_sign_up(db, &state.config, client).await?;
         if users::store::find_by_email(db, &email).await?.is_some() {
             return Err(Error::EmailTaken);
         }
-        let password_hash = passwords::hash(input.password).await?;
+        let password_hash = match passwords::hash(input.password).await {
+            Ok(hash) => hash,
+            Err(refused) => {
+                // Nothing was created: the retry the refusal asks for must not cost a second sign-up.
+                throttle::refund_sign_up(db, client).await?;
+                return Err(refused);
+            }
+        };
         let user = users::store::create(db, NewUser { email, name, password_hash }).await?;
         session(ctx, user).await
     }

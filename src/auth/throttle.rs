@@ -70,8 +70,7 @@ pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Resul
     db.execute_raw(statement(db, "DELETE FROM rate_limits WHERE key = ?", vec![attempt.email_key.as_str().into()]))
         .await?;
     if let Some(client) = &attempt.client_key {
-        let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
-        db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
+        forgive(db, client).await?;
     }
     Ok(())
 }
@@ -80,10 +79,9 @@ pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Resul
 /// password was checked (hashing saturated, `SERVICE_UNAVAILABLE`), so it was not a failure —
 /// a user retrying through someone else's flood must not lock themselves out.
 pub async fn refund(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
-    let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
-    db.execute_raw(statement(db, sql, vec![attempt.email_key.as_str().into()])).await?;
+    forgive(db, &attempt.email_key).await?;
     if let Some(client) = &attempt.client_key {
-        db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
+        forgive(db, client).await?;
     }
     Ok(())
 }
@@ -93,12 +91,29 @@ pub async fn refund(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
 /// `SIGN_UP_MAX_PER_CLIENT` within `SIGN_IN_WINDOW`. Charged before any hashing or lookup.
 pub async fn check_sign_up(db: &DatabaseConnection, config: &Config, client: Option<ClientAddr>) -> Result<()> {
     match client {
-        Some(client) => {
-            let key = format!("signup:{}", client_key(client.0));
-            charge(db, config, &key, config.sign_up_max_per_client).await
-        }
+        Some(client) => charge(db, config, &sign_up_key(client), config.sign_up_max_per_client).await,
         None => Ok(()),
     }
+}
+
+/// Takes back a sign-up's charge: it was refused before anything was created (hashing
+/// saturated, `SERVICE_UNAVAILABLE`).
+pub async fn refund_sign_up(db: &DatabaseConnection, client: Option<ClientAddr>) -> Result<()> {
+    if let Some(client) = client {
+        forgive(db, &sign_up_key(client)).await?;
+    }
+    Ok(())
+}
+
+/// Takes one attempt off `key`'s count.
+async fn forgive(db: &DatabaseConnection, key: &str) -> Result<()> {
+    let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
+    db.execute_raw(statement(db, sql, vec![key.into()])).await?;
+    Ok(())
+}
+
+fn sign_up_key(client: ClientAddr) -> String {
+    format!("signup:{}", client_key(client.0))
 }
 
 /// Counts one more attempt against `key` in one atomic upsert (a window that has passed

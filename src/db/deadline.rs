@@ -74,12 +74,16 @@ mod tests {
         let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
         assert_eq!(code.as_deref(), Some("9"), "SQLITE_INTERRUPT: {error}");
         assert!(started.elapsed() < Duration::from_secs(30), "not interrupted in time");
-        // Short statements, one after another, each within the limit, all run.
+        // Short statements spread over more than the limit, each far within it, all run: the
+        // clock starts with each statement, not with the connection.
+        let spread = Instant::now();
         for _ in 0..20 {
-            let quick = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) \
+            let quick = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100) \
                          SELECT count(*) FROM c";
             connection.execute(quick).await.expect("a short statement runs");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        assert!(spread.elapsed() > Duration::from_millis(100), "the statements spanned more than the limit");
         // The connection is fit for more, and the long one is interrupted again.
         assert!(connection.execute(LONG).await.is_err());
         connection.execute("SELECT 1").await.expect("fit");

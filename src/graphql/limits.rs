@@ -95,9 +95,11 @@ impl Extension for RequestLimits {
         let operation_name = request.operation_name.clone();
         if let Ok(document) = request.parsed_query() {
             refuse_hostile(ctx, document)?;
+            let Some(operation) = super::selected_operation(document, operation_name.as_deref()) else {
+                return Err(unresolved_operation(operation_name.as_deref()));
+            };
             if let Some(subscriptions) = ctx.data_opt::<admission::SocketSubscriptions>()
-                && super::selected_operation(document, operation_name.as_deref())
-                    .is_some_and(|op| op.node.ty == OperationType::Subscription)
+                && operation.node.ty == OperationType::Subscription
             {
                 let Some(place) = subscriptions.reserve() else {
                     let message = "this WebSocket runs as many subscriptions as it may; complete one first";
@@ -240,4 +242,15 @@ pub(super) fn coded(mut error: ServerError, code: &str) -> ServerError {
         extensions.set("code", code);
     }
     error
+}
+
+/// The request error for a document in which `operation_name` picks no operation: a name
+/// no operation has, or none given for a document of several. (async-graphql says the same
+/// later, without a code, as if it were an error of the operation.)
+fn unresolved_operation(operation_name: Option<&str>) -> ServerError {
+    let message = match operation_name {
+        Some(name) => format!("Unknown operation named \"{name}\""),
+        None => "Operation name required in request.".to_owned(),
+    };
+    coded(ServerError::new(message, None), "OPERATION_RESOLUTION_FAILURE")
 }

@@ -31,9 +31,10 @@ use crate::users::UserQuery;
 
 /// Codes of errors raised before execution: the request as a whole was refused (HTTP answers
 /// them 400 under `application/graphql-response+json`; WebSockets with an `error` message).
-const REQUEST_ERROR_CODES: [&str; 12] = [
+const REQUEST_ERROR_CODES: [&str; 13] = [
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
+    "OPERATION_RESOLUTION_FAILURE",
     "QUERY_TOO_DEEP",
     "QUERY_TOO_COMPLEX",
     "TOO_MANY_DIRECTIVES",
@@ -87,9 +88,16 @@ pub struct Schemas {
     validated: AppSchema,
     documents: Arc<DocumentCache>,
     state: State,
+    /// The root fields of every operation type, and the introspection ones.
+    root_fields: std::collections::HashSet<String>,
 }
 
 impl Schemas {
+    /// Whether `name` is a root field of this schema: the names a metrics label may carry.
+    pub fn is_root_field(&self, name: &str) -> bool {
+        self.root_fields.contains(name)
+    }
+
     /// Runs `request` on `validated` when the document cache holds a successful validation of
     /// its document, operation and variables, else on `full` (which validates, and keeps a
     /// success). Both give errors the same codes. A signed-in caller's request first waits for
@@ -145,10 +153,29 @@ pub fn build(state: State) -> Schemas {
     };
     let timeout = std::time::Duration::from_secs(state.config.request_timeout);
     let full = schema(Some(limits::Limits::new(documents.clone(), timeout)));
-    Schemas { full, validated: schema(None), documents, state }
+    let root_fields = root_fields(&full);
+    Schemas { full, validated: schema(None), documents, state, root_fields }
 }
 
 /// The schema in SDL, as `todoql schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
     builder(Some(limits::Limits::new(Arc::default(), std::time::Duration::MAX))).finish().sdl()
+}
+
+/// The field names of the schema's root types, read from its SDL, and `__schema`, `__type`
+/// and `__typename`.
+fn root_fields(schema: &AppSchema) -> std::collections::HashSet<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let mut names: std::collections::HashSet<String> =
+        ["__schema", "__type", "__typename"].into_iter().map(str::to_owned).collect();
+    let Ok(document) = async_graphql::parser::parse_schema(schema.sdl()) else { return names };
+    for definition in document.definitions {
+        if let TypeSystemDefinition::Type(ty) = definition
+            && ["Query", "Mutation", "Subscription"].contains(&ty.node.name.node.as_str())
+            && let TypeKind::Object(object) = ty.node.kind
+        {
+            names.extend(object.fields.into_iter().map(|field| field.node.name.node.to_string()));
+        }
+    }
+    names
 }

@@ -15,13 +15,15 @@ const PUBLIC_FIELDS: [&str; 5] = ["signUp", "signIn", "refreshSession", "signOut
 /// The fields whose arguments are credentials (passwords, refresh tokens).
 const CREDENTIAL_FIELDS: [&str; 4] = ["signUp", "signIn", "refreshSession", "signOut"];
 
-/// The operation a request runs: the one named, or the only one when none is named.
+/// The operation a request runs: the one named, or the only one when none is named. As
+/// async-graphql's executor decides: a name never picks an anonymous operation.
 pub fn selected_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'a Positioned<OperationDefinition>> {
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
         _ => None,

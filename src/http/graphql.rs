@@ -108,26 +108,27 @@ fn is_public(request: &mut Request) -> bool {
     request.parsed_query().is_ok_and(|document| crate::graphql::is_public_operation(document, name.as_deref()))
 }
 
-/// Names an operation by its root fields (`todos`, `createTodo`, `signIn,signUp`): bounded by
-/// the schema, so fit for a metrics label, unlike client-chosen operation names.
-fn operation_label(request: &mut Request) -> String {
+/// Names an operation by its root field (`todos`, `createTodo`; `multiple` for several):
+/// bounded by the schema, so fit for a metrics label, unlike client-chosen operation names.
+/// A name the schema does not have is `invalid`: clients cannot add labels.
+fn operation_label(app: &App, request: &mut Request) -> String {
     let Some(operation) = operation(request) else {
         return "invalid".to_owned();
     };
-    let mut fields: Vec<&str> = operation
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .filter_map(|s| match &s.node {
-            async_graphql::parser::types::Selection::Field(f) => Some(f.node.name.node.as_str()),
-            _ => None,
-        })
-        .collect();
-    fields.sort_unstable();
-    fields.dedup();
-    if fields.is_empty() { "fragments".to_owned() } else { fields.join(",") }
+    let mut fields = operation.node.selection_set.node.items.iter().filter_map(|s| match &s.node {
+        async_graphql::parser::types::Selection::Field(f) => Some(f.node.name.node.as_str()),
+        _ => None,
+    });
+    let Some(first) = fields.next() else {
+        return "fragments".to_owned();
+    };
+    if !app.schemas.is_root_field(first) {
+        "invalid".to_owned()
+    } else if fields.any(|other| other != first) {
+        "multiple".to_owned()
+    } else {
+        first.to_owned()
+    }
 }
 
 /// Authenticates, attaches the per-request data and runs the request.
@@ -178,7 +179,7 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Some(snapshot) = snapshot {
         request = request.data(snapshot);
     }
-    let operation = operation_label(&mut request);
+    let operation = operation_label(&app, &mut request);
     tracing::Span::current().record("operation", operation.as_str());
     let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
     let started = std::time::Instant::now();
@@ -213,13 +214,7 @@ fn timed_out(media: Media) -> Response {
 
 /// Serialises a GraphQL response with the status code the media type calls for.
 fn respond(media: Media, response: GqlResponse) -> Response {
-    let refused = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| {
-            e.extensions.as_ref().and_then(|ext| ext.get("code")).is_some_and(
-                |code| matches!(code, async_graphql::Value::String(code) if crate::graphql::is_request_error(code)),
-            )
-        });
+    let refused = is_refused(&response);
     // Serialised straight from the response: no intermediate JSON tree.
     let body =
         Body { data: (!refused).then_some(&response.data), errors: &response.errors, extensions: &response.extensions };
@@ -228,6 +223,18 @@ fn respond(media: Media, response: GqlResponse) -> Response {
     let mut http = (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response();
     http.headers_mut().extend(response.http_headers);
     http
+}
+
+/// Whether the request was refused as a whole before it ran (it did not parse or validate,
+/// named no operation, …).
+fn is_refused(response: &GqlResponse) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| {
+            e.extensions.as_ref().and_then(|ext| ext.get("code")).is_some_and(
+                |code| matches!(code, async_graphql::Value::String(code) if crate::graphql::is_request_error(code)),
+            )
+        })
 }
 
 /// A GraphQL response body: `data` unless the request was refused, `errors` and

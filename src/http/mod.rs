@@ -8,6 +8,7 @@ mod params;
 mod playground;
 pub mod server;
 mod ws;
+pub use ws::Sockets;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -59,7 +59,7 @@ pub async fn serve(
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-    going_away: watch::Sender<bool>,
+    leaving: Leaving,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
@@ -101,10 +101,19 @@ pub async fn serve(
         }
     }
     drop(listener);
-    going_away.send_replace(true);
+    leaving.going_away.send_replace(true);
     drop(closed);
     closing.send_replace(());
-    closing.closed().await;
+    // Upgraded connections have left hyper: their tasks send the close frames.
+    tokio::join!(closing.closed(), leaving.sockets.all_closed());
+}
+
+/// How the server tells its WebSockets it is leaving, and sees that they have.
+pub struct Leaving {
+    /// Becomes `true` on shutdown: each socket sends 1001 (going away) and ends.
+    pub going_away: watch::Sender<bool>,
+    /// The sockets still running.
+    pub sockets: Arc<super::ws::Sockets>,
 }
 
 /// Serves one connection until it ends, breaks a deadline, or the server shuts down.

@@ -75,10 +75,12 @@ pub async fn upgrade(
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "10")], message).into_response();
     };
     let connection = Connection { header_token, client, anonymous: Some(anonymous) };
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, app, protocol, connection))
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).max_message_size(MAX_MESSAGE_BYTES).on_upgrade(
+        move |socket| async move {
+            let _running = app.sockets.run();
+            serve(socket, app, protocol, connection).await;
+        },
+    )
 }
 
 /// The first GraphQL subprotocol the client offers.

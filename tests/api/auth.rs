@@ -351,3 +351,21 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     let stored: String = tokens.try_get("", "token_hash").unwrap();
     assert_ne!(stored, user.refresh, "refresh tokens are stored only as hashes");
 }
+
+#[tokio::test]
+async fn a_payloads_user_lists_that_users_todos_whoever_the_token_names() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (app.sign_up().await, app.sign_up().await);
+    app.create_todo(&alice, "Alice's secret").await;
+    app.create_todo(&bob, "Bob's errand").await;
+    let query = "mutation($email: String!, $password: String!) { signIn(input: { email: $email, password: $password }) { user { id todos { nodes { title } } } } }";
+    let variables = json!({ "email": bob.email, "password": PASSWORD });
+    // Signed in as Alice, signing Bob in: the payload is Bob's, and so are its todos.
+    for token in [Some(alice.token.as_str()), None] {
+        let (status, body) = app.post(token, query, variables.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let user = &body["data"]["signIn"]["user"];
+        assert_eq!(user["id"], json!(bob.id), "{body}");
+        assert_eq!(user["todos"]["nodes"], json!([{ "title": "Bob's errand" }]), "{body}");
+    }
+}

@@ -208,3 +208,62 @@ async fn every_response_carries_a_request_id() {
         app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.unwrap();
     assert_ne!(header(&response, reqwest::header::HeaderName::from_static("x-request-id")), "bad id with spaces");
 }
+
+#[tokio::test]
+async fn an_operation_name_that_picks_no_operation_is_a_coded_request_error_over_post_and_get() {
+    let app = TestApp::spawn().await;
+    let two = "query A { __typename } query B { __typename }";
+    let cases = [
+        (
+            serde_json::json!({ "query": "query A { __typename }", "operationName": "Nope" }),
+            "Unknown operation named \"Nope\"",
+        ),
+        (serde_json::json!({ "query": two }), "Operation name required in request."),
+        (serde_json::json!({ "query": two, "operationName": "C" }), "Unknown operation named \"C\""),
+    ];
+    for (request, message) in cases {
+        let post = app.client.post(app.url("/graphql")).header(ACCEPT, GRAPHQL_RESPONSE_JSON).json(&request);
+        let mut get = app.client.get(app.url("/graphql")).header(ACCEPT, GRAPHQL_RESPONSE_JSON);
+        get = get.query(&[("query", request["query"].as_str().unwrap())]);
+        if let Some(name) = request["operationName"].as_str() {
+            get = get.query(&[("operationName", name)]);
+        }
+        for response in [post.send().await.expect("POST"), get.send().await.expect("GET")] {
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{request}");
+            let body: Value = response.json().await.expect("JSON body");
+            assert!(body.get("data").is_none(), "{body}");
+            assert_eq!(body["errors"][0]["message"], message, "{body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "OPERATION_RESOLUTION_FAILURE", "{body}");
+        }
+    }
+    // Named right, the same document runs.
+    let request = serde_json::json!({ "query": two, "operationName": "B" });
+    let response = app.client.post(app.url("/graphql")).json(&request).send().await.expect("POST");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(body["data"], serde_json::json!({ "__typename": "Query" }), "{body}");
+}
+
+#[tokio::test]
+async fn made_up_root_fields_cannot_add_metrics_labels_or_crowd_out_real_ones() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    // More made-up names than the label set holds, each alone and beside a real field.
+    for n in 0..250 {
+        for query in [format!("{{ madeUp{n} }}"), format!("{{ todos {{ totalCount }} madeUp{n} }}")] {
+            let (status, body) = app.post(Some(&user.token), &query, serde_json::json!({})).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+        }
+    }
+    app.as_user(&user, "{ todos { totalCount } }", serde_json::json!({})).await;
+    app.as_user(&user, "{ todos { totalCount } me { id } }", serde_json::json!({})).await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("madeUp"), "{text}");
+    for label in ["invalid", "multiple"] {
+        let series = format!("todoql_graphql_requests_seconds_count{{operation=\"{label}\",outcome=\"error\"}} 250");
+        assert!(text.contains(&series), "{series}: {text}");
+    }
+    assert!(text.contains("todoql_graphql_requests_seconds_count{operation=\"todos\",outcome=\"ok\"} 1"), "{text}");
+    assert!(text.contains("todoql_graphql_requests_seconds_count{operation=\"multiple\",outcome=\"ok\"} 1"), "{text}");
+}

@@ -2,16 +2,41 @@
 //! sockets initialised without a token (issue 13), so that no one holds more than their share.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Open sockets per holder on this instance: `user:<id>` or `client:<address>`.
+use tokio::sync::Notify;
+
+/// Open sockets per holder on this instance: `user:<id>` or `client:<address>`; and all of
+/// them, so a shutdown can wait for their close frames to go out.
 #[derive(Default)]
-pub struct Sockets(Mutex<HashMap<String, usize>>);
+pub struct Sockets {
+    holders: Mutex<HashMap<String, usize>>,
+    running: AtomicUsize,
+    none_running: Notify,
+}
 
 impl Sockets {
+    /// Counts a socket that runs until the guard is dropped.
+    pub(super) fn run(self: &Arc<Self>) -> Running {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Running(self.clone())
+    }
+
+    /// Resolves once no socket runs.
+    pub async fn all_closed(&self) {
+        loop {
+            let closed = self.none_running.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+
     /// Counts a socket for `holder` unless they already have `limit`.
     pub(super) fn open(self: &Arc<Self>, holder: String, limit: usize) -> Option<SocketSlot> {
-        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(holder.clone()).or_default();
         if *count >= limit {
             return None;
@@ -22,7 +47,7 @@ impl Sockets {
 
     /// Holders with sockets open now.
     pub fn holders(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.holders.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -34,12 +59,23 @@ pub(super) struct SocketSlot {
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        let mut open = self.sockets.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.sockets.holders.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = open.get_mut(&self.holder) {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 open.remove(&self.holder);
             }
+        }
+    }
+}
+
+/// A socket that runs: counted until dropped.
+pub(super) struct Running(Arc<Sockets>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.none_running.notify_waiters();
         }
     }
 }

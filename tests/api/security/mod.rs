@@ -13,5 +13,6 @@ mod nesting;
 mod rate_limits;
 mod scans;
 mod secrets;
+mod sessions;
 mod support;
 mod transport;

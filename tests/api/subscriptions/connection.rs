@@ -137,3 +137,26 @@ async fn a_user_over_the_socket_limit_is_refused_with_4429_until_one_closes() {
     assert!(retried.is_some(), "a freed place was never reused");
     drop(second);
 }
+
+#[tokio::test]
+async fn an_operation_name_that_picks_no_operation_is_an_error_message_with_a_code() {
+    let app = TestApp::spawn().await;
+    let mut socket = connect(&app, TRANSPORT_WS).await;
+    init(&mut socket, json!({})).await;
+    let two = "query A { __typename } subscription B { todoEvents { kind } }";
+    for (id, payload) in [
+        ("1", json!({ "query": two })),
+        ("2", json!({ "query": two, "operationName": "Nope" })),
+        ("3", json!({ "query": EVENTS, "operationName": "Nope" })),
+    ] {
+        send(&mut socket, json!({ "type": "subscribe", "id": id, "payload": payload })).await;
+        let message = read_text(&mut socket).await;
+        assert_eq!((&message["type"], &message["id"]), (&json!("error"), &json!(id)), "{message}");
+        assert_eq!(message["payload"][0]["extensions"]["code"], "OPERATION_RESOLUTION_FAILURE", "{message}");
+    }
+    // The socket still serves the operation named right.
+    send(&mut socket, json!({ "type": "subscribe", "id": "4", "payload": { "query": two, "operationName": "A" } }))
+        .await;
+    let message = read_text(&mut socket).await;
+    assert_eq!(message["payload"], json!({ "data": { "__typename": "Query" } }), "{message}");
+}
