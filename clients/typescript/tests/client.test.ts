@@ -39,11 +39,20 @@ test("every operation runs as an automatic persisted query, queries over GET", a
   const server = await startTodoql();
   t.after(server.stop);
   const calls = await exerciseEveryOperation(server.url, "apq", true);
-  // Each document's text went once, after a miss; every other request carried only its hash.
-  const withText = calls.filter((call) => call.query);
+  // Each document: a miss, its text once, then only its hash, answered.
+  const byHash = new Map<string, typeof calls>();
+  for (const call of calls) {
+    assert.ok(call.sha256, `every request carries a hash: ${JSON.stringify(call)}`);
+    byHash.set(call.sha256, [...(byHash.get(call.sha256) ?? []), call]);
+  }
   const documents = Object.values(Operations).filter((d) => "__meta__" in d).length;
-  assert.ok(withText.length > 0 && withText.length <= documents, `${withText.length} texts sent`);
-  assert.ok(calls.filter((call) => !call.query).length > 2 * withText.length);
+  assert.ok(byHash.size > 0 && byHash.size <= documents, `${byHash.size} documents`);
+  for (const [hash, sent] of byHash) {
+    const [miss, withText, ...hits] = sent;
+    assert.ok(miss?.missed && !miss.query && withText?.query && !withText.missed, `${hash}: ${JSON.stringify(sent)}`);
+    assert.ok(hits.every((hit) => !hit.query && !hit.missed && hit.status === 200), `${hash}: ${JSON.stringify(sent)}`);
+  }
+  assert.ok([...byHash.values()].some((sent) => sent.length > 3), "some document ran by its hash alone, more than once");
   assert.ok(calls.some((call) => call.method === "GET" && call.hash && !call.query && call.status === 200));
 });
 

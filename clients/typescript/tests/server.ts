@@ -82,18 +82,35 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
 
 /** A `fetch` that records what each request carried. */
 export function recordingFetch() {
-  const calls: { method: string; query: boolean; documentId: boolean; hash: boolean; status: number }[] = [];
+  const calls: {
+    method: string;
+    query: boolean;
+    documentId: boolean;
+    hash: boolean;
+    /** The APQ hash sent, if any. */
+    sha256?: string;
+    /** Whether the answer was PERSISTED_QUERY_NOT_FOUND. */
+    missed: boolean;
+    status: number;
+  }[] = [];
   const recording: typeof fetch = async (input, init) => {
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     const method = init?.method ?? "GET";
     const sent: Record<string, unknown> =
       method === "GET" ? Object.fromEntries(url.searchParams) : JSON.parse(String(init?.body ?? "{}"));
     const response = await fetch(input, init);
+    const extensions = typeof sent.extensions === "string" ? JSON.parse(sent.extensions) : sent.extensions;
+    const answer = (await response
+      .clone()
+      .json()
+      .catch(() => ({}))) as { errors?: { extensions?: { code?: string } }[] };
     calls.push({
       method,
       query: typeof sent.query === "string" && sent.query.length > 0,
       documentId: typeof sent.documentId === "string",
       hash: JSON.stringify(sent.extensions ?? "").includes("sha256Hash"),
+      sha256: extensions?.persistedQuery?.sha256Hash,
+      missed: answer.errors?.some((e) => e.extensions?.code === "PERSISTED_QUERY_NOT_FOUND") ?? false,
       status: response.status,
     });
     return response;
