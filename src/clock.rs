@@ -16,3 +16,9 @@ pub fn to_datetime(micros: i64) -> DateTime<Utc> {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// Whether `id` could be one [`new_id`] made: anything else (a NUL, which PostgreSQL's text
+/// cannot even hold, a made-up word) matches nothing, without asking the database.
+pub fn could_be_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}

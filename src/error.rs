@@ -102,6 +102,15 @@ impl Error {
         Self::BadUserInput { field, message: message.into() }
     }
 
+    /// Refuses text that holds U+0000 (NUL) as bad input: PostgreSQL's text cannot store it, so
+    /// no database takes it, and every other character is stored as sent.
+    pub fn refuse_nul(field: &'static str, text: &str) -> Result<()> {
+        if text.contains('\0') {
+            return Err(Self::bad_input(field, format!("{field} must not contain U+0000 (NUL)")));
+        }
+        Ok(())
+    }
+
     /// The stable `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -37,8 +37,8 @@ pub fn normalize_email(email: &str) -> Result<String> {
     if email.chars().count() > 254 {
         return Err(Error::bad_input("email", "email must be at most 254 characters"));
     }
-    if email.chars().any(char::is_whitespace) {
-        return Err(Error::bad_input("email", "email must not contain spaces"));
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::bad_input("email", "email must not contain spaces or control characters"));
     }
     Ok(email)
 }
@@ -57,6 +57,7 @@ pub fn check_password(password: &str) -> Result<()> {
 
 /// Trims a display name and checks its length.
 pub fn normalize_name(name: &str) -> Result<String> {
+    Error::refuse_nul("name", name)?;
     let name = name.trim();
     let length = name.chars().count();
     if !(1..=100).contains(&length) {

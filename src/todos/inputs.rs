@@ -74,6 +74,7 @@ pub enum OrderDirection {
 
 /// Trims a title and checks its length.
 pub fn normalize_title(title: &str) -> Result<String> {
+    Error::refuse_nul("title", title)?;
     let title = title.trim();
     if !(1..=200).contains(&title.chars().count()) {
         return Err(Error::bad_input("title", "title must be 1 to 200 characters after trimming"));
@@ -83,6 +84,7 @@ pub fn normalize_title(title: &str) -> Result<String> {
 
 /// Checks a description's length.
 pub fn check_description(description: &str) -> Result<()> {
+    Error::refuse_nul("description", description)?;
     if description.chars().count() > 2000 {
         return Err(Error::bad_input("description", "description must be at most 2000 characters"));
     }
@@ -95,6 +97,7 @@ pub const MAX_SEARCH: usize = 200;
 
 /// Checks a search's length.
 pub fn check_search(search: &str) -> Result<()> {
+    Error::refuse_nul("search", search)?;
     if search.chars().count() > MAX_SEARCH {
         return Err(Error::bad_input("search", format!("search must be at most {MAX_SEARCH} characters")));
     }

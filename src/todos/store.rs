@@ -101,6 +101,9 @@ impl<'a> TodoStore<'a> {
 
     /// The owner's todo with this id, if any. Another user's todo is `None`, like a missing one.
     pub async fn find(&self, id: &str) -> Result<Option<entity::Model>> {
+        if !clock::could_be_id(id) {
+            return Ok(None);
+        }
         Ok(self.scope().filter(Column::Id.eq(id)).one(self.db).await?)
     }
 
@@ -170,12 +173,18 @@ impl<'a> TodoStore<'a> {
     }
 
     async fn finish(&self, update: sea_orm::UpdateMany<Todos>, id: &str) -> Result<entity::Model> {
+        if !clock::could_be_id(id) {
+            return Err(Error::NotFound);
+        }
         let update = update.filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
         self.write(TodoEventKind::Updated, Write::Update(update.into_query())).await
     }
 
     /// Deletes a todo; `NOT_FOUND` when it is not the owner's.
     pub async fn delete(&self, id: &str) -> Result<()> {
+        if !clock::could_be_id(id) {
+            return Err(Error::NotFound);
+        }
         let delete = Todos::delete_many().filter(Column::Id.eq(id)).filter(Column::OwnerId.eq(self.owner));
         self.write(TodoEventKind::Deleted, Write::Delete(delete.into_query())).await?;
         Ok(())

@@ -5,6 +5,7 @@
 //! Timeouts here only turn a hang into a failure; no test asserts how fast anything is.
 
 mod connections;
+mod control_chars;
 mod documents;
 mod fairness;
 mod grammar;

@@ -1,0 +1,221 @@
+# shellcheck shell=bash
+# The attack scenarios of issue 13, sourced by scripts/load (SCENARIOS=attacks: only these;
+# SCENARIOS=all: these after the main table) once todoql runs, with production defaults, on the
+# seeded database. It uses scripts/load's variables and functions (run, warm, die, WORK, …).
+#
+# A bystander's read — todos(first: 20) { nodes { id title completed } }, wrk c=$CONNECTIONS
+# with the 20 seeded users' tokens, as scripts/load's read — is measured
+#   (0) alone, and while
+#   (a) one attacker user runs ATTACK_SEARCHES=12 concurrent worst-case searches in a loop
+#       (scripts/load.d/attack.lua search): the attacker holds MAX_TODOS_PER_USER (10,000)
+#       todos whose descriptions are 2,000 zeros, and searches for 199 zeros and a one — the
+#       longest search allowed, matching all but its last character at every offset, counted
+#       and paged (two scans of the 10,000 rows per request);
+#   (b) HALF_OPEN=2000 connections are held half-open (examples/attack.rs half-open): a partial
+#       request sent, then trickled a byte a second or not at all; the server closes each at
+#       HTTP_HEADER_TIMEOUT (10 s) and the attacker opens it again;
+#   (c) SIGNUP_CLIENTS=8 clients flood signUp from 127.0.0.1 with new emails (attack.lua
+#       signup); the seeding's 20 sign-ups used up the address's SIGN_UP_MAX_PER_CLIENT, so
+#       each is refused (RATE_LIMITED) after an upsert of its counter.
+# Each attacker starts a moment before the read and stops after it; the server is left to
+# settle (its CPU quiet) before the next. Every round measures the four, and the table shows
+# each scenario's medians against (0)'s, and the server's peak RSS from the attacker's start.
+#
+# The attacker signs up from 127.0.0.2 (loopback, its own sign-up ration) and seeds its todos
+# through the API, 20 createTodo per request: within every default limit, so the server under
+# test never runs with relaxed ones. SQLite only (scripts/load's database): on PostgreSQL
+# the worst search is the mirror image, a one and 199 zeros (strpos compares from the end).
+
+ATTACK_SEARCHES=${ATTACK_SEARCHES:-12}
+HALF_OPEN=${HALF_OPEN:-2000}
+SIGNUP_CLIENTS=${SIGNUP_CLIENTS:-8}
+ATTACKER_TODOS=10000 # MAX_TODOS_PER_USER's default
+ATTACKER_ADDR=127.0.0.2
+ATTACK_LUA="$ROOT/scripts/load.d/attack.lua"
+ATTACK_BIN="$TARGET/release/examples/attack"
+[[ -x "$ATTACK_BIN" ]] || die "missing $ATTACK_BIN (cargo build --release --example attack)"
+URL="http://127.0.0.1:$TODOQL_PORT"
+
+attacker_graphql() { # body: as the attacker, from its own address
+  curl -sS --max-time 60 --interface "$ATTACKER_ADDR" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $(cat "$WORK/attacker-token")" --data-binary "$1" "$URL/graphql"
+}
+
+echo "== seeding the attacker: $ATTACKER_TODOS todos with 2,000-character descriptions, from $ATTACKER_ADDR" >&2
+seed_started=$(date +%s.%N)
+answer=$(curl -sS --max-time 60 --interface "$ATTACKER_ADDR" -H 'Content-Type: application/json' --data-binary \
+  '{"query":"mutation { signUp(input: {email: \"attacker@bench.test\", password: \"attacker-password\", name: \"Attacker\"}) { accessToken } }"}' \
+  "$URL/graphql")
+jq -er '.data.signUp.accessToken' <<<"$answer" >"$WORK/attacker-token" || die "the attacker's signUp failed: $answer"
+zeros=$(printf '%2000s' '' | tr ' ' 0)
+for chunk in $(seq 0 $((ATTACKER_TODOS / BATCH - 1))); do
+  mutation='mutation($d: String!) {'
+  for k in $(seq 1 "$BATCH"); do
+    mutation+=" t$k: createTodo(input: {title: \\\"Attacker todo $((chunk * BATCH + k))\\\", description: \$d}) { id }"
+  done
+  answer=$(attacker_graphql "{\"query\":\"$mutation }\",\"variables\":{\"d\":\"$zeros\"}}")
+  [[ $(grep -o '"id":"' <<<"$answer" | wc -l) == "$BATCH" ]] || die "the attacker's createTodo batch failed: ${answer:0:300}"
+done
+count=$(attacker_graphql '{"query":"{ todos { totalCount } }"}' | jq -r '.data.todos.totalCount')
+[[ "$count" == "$ATTACKER_TODOS" ]] || die "the attacker has $count todos, not $ATTACKER_TODOS"
+echo "   seeded in $(echo "$(date +%s.%N) - $seed_started" | bc)s" >&2
+# One worst search on a quiet server, for scale.
+search_body=$(jq -cn --arg s "$(printf '%199s' '' | tr ' ' 0)1" \
+  '{query: "query($s: String) { todos(first: 100, filter: {search: $s}) { totalCount nodes { id } } }", variables: {s: $s}}')
+answer=$(attacker_graphql "$search_body")
+[[ $(jq -r '.data.todos.totalCount' <<<"$answer") == 0 ]] || die "the worst search failed: ${answer:0:300}"
+search_cost=$(jq -r '.extensions.cost.requested // "?"' <<<"$answer")
+search_seconds=$(curl -sS -o /dev/null -w '%{time_total}' --interface "$ATTACKER_ADDR" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $(cat "$WORK/attacker-token")" --data-binary "$search_body" "$URL/graphql")
+echo "   one worst search alone: ${search_seconds}s, cost $search_cost" >&2
+
+# Waits until the server's CPU is quiet (under a fifth of a core over half a second, at most
+# 20 s): what an attacker left running (a statement, a closing connection) is done.
+settle() {
+  local before
+  for _ in $(seq 1 40); do
+    before=$(cpu_ticks "$TODOQL_PID")
+    sleep 0.5
+    (($(cpu_ticks "$TODOQL_PID") - before <= CLK_TCK / 10)) && return 0
+  done
+  echo "   the server did not settle within 20 s" >&2
+}
+
+# under NAME ATTACKER_PID: measures the read as NAME while ATTACKER_PID runs, then waits for the
+# attacker and the server. The peak RSS is the highest since the attacker started (run resets
+# it at the read's start, so the attack's own start is read here first).
+under() {
+  local name=$1 attacker=$2 before
+  before=$(peak_kib "$TODOQL_PID")
+  run "$name" "$TODOQL_PID" "$TODOQL_PORT" read "$WORK/tokens"
+  [[ -n "${STOP_ATTACKER:-}" ]] && { kill -"$STOP_ATTACKER" "$attacker" 2>/dev/null || true; }
+  wait "$attacker" || true
+  local fields
+  read -r -a fields <"$WORK/$name.result"
+  ((before > fields[5])) && fields[5]=$before
+  echo "${fields[*]}" >"$WORK/$name.result"
+  settle
+}
+
+attack_load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== attacks: $ROUNDS round(s) of ${DURATION}s per scenario, bystander c=$CONNECTIONS" >&2
+warm "$TODOQL_PID" "$TODOQL_PORT"
+settle
+for round in $(seq 1 "$ROUNDS"); do
+  run "attack-alone.$round" "$TODOQL_PID" "$TODOQL_PORT" read "$WORK/tokens"
+
+  reset_peak "$TODOQL_PID"
+  wrk -t1 -c"$ATTACK_SEARCHES" -d"$((DURATION + 3))s" --timeout 60s -s "$ATTACK_LUA" "$URL" \
+    -- search "$WORK/attacker-token" >"$WORK/searches.$round.wrk" 2>&1 &
+  attacker=$!
+  PIDS+=("$attacker")
+  sleep 2
+  under "attack-searches.$round" "$attacker"
+
+  reset_peak "$TODOQL_PID"
+  "$ATTACK_BIN" half-open --addr "127.0.0.1:$TODOQL_PORT" --connections "$HALF_OPEN" \
+    --seconds "$((DURATION + 60))" >"$WORK/half-open.$round.out" 2>&1 &
+  attacker=$!
+  PIDS+=("$attacker")
+  for _ in $(seq 1 100); do
+    grep -q '^READY' "$WORK/half-open.$round.out" && break
+    sleep 0.1
+  done
+  grep -q '^READY' "$WORK/half-open.$round.out" || echo "   half-open: not all $HALF_OPEN held after 10 s" >&2
+  sleep 1
+  STOP_ATTACKER=INT under "attack-half-open.$round" "$attacker"
+
+  reset_peak "$TODOQL_PID"
+  wrk -t1 -c"$SIGNUP_CLIENTS" -d"$((DURATION + 2))s" --timeout 30s -s "$ATTACK_LUA" "$URL" \
+    -- signup >"$WORK/sign-ups.$round.wrk" 2>&1 &
+  attacker=$!
+  PIDS+=("$attacker")
+  sleep 1
+  under "attack-sign-ups.$round" "$attacker"
+done
+
+# ---- medians and the table ----------------------------------------------------------------
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+for name in attack-alone attack-searches attack-half-open attack-sign-ups; do
+  files=("$WORK/$name".*.result)
+  col() { awk -v i="$1" '{print $i}' "${files[@]}"; }
+  echo "$(col 1 | median) $(col 2 | median) $(col 3 | median) $(col 4 | median) \
+$(col 5 | awk '{s += $1} END {print s}') $(col 6 | sort -n | tail -n 1) $(col 7 | median)" >"$WORK/$name.result"
+done
+# An attacker's totals over the rounds: KEY=value pairs of its RESULT lines, summed.
+tally() { # key file...
+  local key=$1
+  shift
+  cat "$@" 2>/dev/null | grep '^RESULT ' | tr ' ' '\n' | awk -F= -v k="$key" '$1 == k {s += $2} END {print s + 0}'
+}
+attack_field() { awk -v i="$2" '{print $i}' "$WORK/$1.result"; }
+attack_ms() { echo "scale=2; $1 / 1000" | bc | sed 's/^\./0./'; }
+attack_mib() { echo "scale=1; $1 / 1024" | bc | sed 's/^\./0./'; }
+pass() { if [[ "$(echo "$1" | bc)" == 1 ]]; then echo PASS; else echo FAIL; fi; }
+
+alone_rps=$(attack_field attack-alone 2)
+alone_p99=$(attack_field attack-alone 4)
+failed=0
+attack_row() { # label result-name
+  local rps p99 peak cpu_pct share ratio rps_verdict p99_verdict rss_verdict
+  rps=$(attack_field "$2" 2)
+  p99=$(attack_field "$2" 4)
+  peak=$(attack_field "$2" 6)
+  cpu_pct=$(echo "scale=0; $(attack_field "$2" 7) * $rps / 10000" | bc)
+  share=$(echo "scale=0; 100 * $rps / $alone_rps" | bc)
+  ratio=$(echo "scale=2; $p99 / $alone_p99" | bc | sed 's/^\./0./')
+  rps_verdict=$(pass "$rps * 10 >= $alone_rps * 7")
+  p99_verdict=$(pass "$p99 <= 3 * $alone_p99")
+  rss_verdict=$(pass "$peak < 65536")
+  if [[ "$2" == attack-alone ]]; then
+    share=reference
+    ratio=reference
+  else
+    share="$share% $rps_verdict"
+    ratio="${ratio}x $p99_verdict"
+    [[ "$rps_verdict $p99_verdict" == "PASS PASS" ]] || failed=1
+  fi
+  [[ "$rss_verdict" == PASS ]] || failed=1
+  printf '| %-36s | %8s | %7s | %7s | %6s | %5s%% | %-14s | %-14s | %6s %-4s |\n' "$1" "$rps" \
+    "$(attack_ms "$(attack_field "$2" 3)")" "$(attack_ms "$p99")" "$(attack_field "$2" 5)" "$cpu_pct" \
+    "$share" "$ratio" "$(attack_mib "$peak")" "$rss_verdict"
+}
+
+searches=(ok limited timeout unavailable other socket)
+search_counts=""
+for key in "${searches[@]}"; do search_counts+=" $key $(tally "$key" $WORK/searches.*.wrk)"; done
+signup_counts=""
+for key in "${searches[@]}"; do signup_counts+=" $key $(tally "$key" $WORK/sign-ups.*.wrk)"; done
+attack_seconds=$(echo "scale=1; $(tally duration_us $WORK/sign-ups.*.wrk) / 1000000" | bc)
+signup_rate=$(echo "scale=0; $(tally requests $WORK/sign-ups.*.wrk) / $attack_seconds" | bc)
+search_seconds_total=$(echo "scale=1; $(tally duration_us $WORK/searches.*.wrk) / 1000000" | bc)
+held_min=$(cat "$WORK"/half-open.*.out | grep '^RESULT' | tr ' ' '\n' | awk -F= '$1 == "min_held" {print $2}' | sort -n | head -n 1)
+
+{
+  echo
+  echo "Under attack (issue 13): a bystander's read while one client attacks"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
+  echo "commit:  $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown), $(date -u +%Y-%m-%dT%H:%MZ), load average before the attacks: $attack_load_before"
+  echo "run:     median of $ROUNDS rounds of ${DURATION}s per scenario; bystander: wrk -t$THREADS -c$CONNECTIONS, todos(first: 20) { nodes { id title completed } }, 20 users' tokens"
+  echo "attacker: $ATTACKER_TODOS todos x 2,000 characters; one worst search alone took ${search_seconds}s (cost $search_cost)"
+  echo "targets: bystander >= 70% of its throughput alone, p99 <= 3x alone, server peak RSS < 64 MiB"
+  echo
+  printf '| %-36s | %8s | %7s | %7s | %6s | %6s | %-14s | %-14s | %-11s |\n' scenario "req/s" "p50 ms" "p99 ms" errors \
+    "CPU" "vs alone" "p99 vs alone" "peak MiB"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..10})" \
+    "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" \
+    "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..13})"
+  attack_row "(0) alone" attack-alone
+  attack_row "(a) $ATTACK_SEARCHES worst searches, one user" attack-searches
+  attack_row "(b) $HALF_OPEN half-open connections" attack-half-open
+  attack_row "(c) signUp flood, $SIGNUP_CLIENTS clients" attack-sign-ups
+  echo
+  echo "CPU: the server's, in % of one core, during the read (the attacker's work included)."
+  echo "attackers, over all rounds:"
+  echo "  (a) searches answered in ${search_seconds_total}s:$search_counts"
+  echo "  (b) half-open: at least $held_min held; $(tally opened $WORK/half-open.*.out) opened," \
+    "$(tally closed $WORK/half-open.*.out) closed by the server ($(tally answered $WORK/half-open.*.out) answered first)," \
+    "$(tally failed $WORK/half-open.*.out) connects failed"
+  echo "  (c) signUp: $signup_rate/s:$signup_counts"
+  if [[ "$failed" == 0 ]]; then echo "every target: PASS"; else echo "some target: FAIL"; fi
+} | if [[ "$SCENARIOS" == all ]]; then tee -a "${OUT:-/dev/null}"; else tee "${OUT:-/dev/null}"; fi
