@@ -146,7 +146,7 @@ impl Events {
                 "SELECT pg_notify($1, $2)",
                 [CHANNEL.into(), part.into()],
             );
-            txn.execute_raw(notify).await?;
+            txn.execute_raw(notify).await.map_err(|error| announcing_failed(error, change))?;
         }
         Ok(())
     }
@@ -157,4 +157,25 @@ impl Events {
             self.fanout.publish(Event::Committed(Arc::new(change)));
         }
     }
+}
+
+/// The error of a `pg_notify` that failed. Its message may quote the payload — the user's
+/// todo text — so what is kept (and logged) names the todo and the SQLSTATE only; a lost
+/// connection stays a database error (`SERVICE_UNAVAILABLE`).
+fn announcing_failed(error: sea_orm::DbErr, change: &Change) -> Error {
+    let error = Error::from(error);
+    if matches!(error.code(), "SERVICE_UNAVAILABLE" | "TIMEOUT") {
+        return error;
+    }
+    let state = match &error {
+        Error::Database(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))) => {
+            e.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned())
+        }
+        _ => None,
+    };
+    let state = state.as_deref().unwrap_or("unknown");
+    Error::Internal(format!(
+        "could not announce the change of todo {} of user {} (SQLSTATE {state})",
+        change.todo_id, change.owner_id
+    ))
 }

@@ -60,3 +60,60 @@ async fn a_whole_session_logged_at_debug_shows_no_password_token_or_secret() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_failed_announcement_is_logged_with_ids_not_the_todo_text() {
+    // PostgreSQL only: a pg_notify that fails. A `pg_notify` of our own, found before the
+    // catalog's through the database's search path, fails the way a real one may, quoting its
+    // payload in its message.
+    if !std::env::var("TODOQL_TEST_DATABASE").is_ok_and(|url| url.starts_with("postgres")) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database(dir.path()).await;
+    let server = Server::start(dir.path(), &url, &[]);
+    server.ready().await;
+    let (token, _) = server.sign_up(PASSWORD).await;
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&url).await.expect("connect");
+        db.execute_unprepared(
+            "CREATE FUNCTION public.pg_notify(channel text, payload text) RETURNS void LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'cannot notify: %', payload; END $$",
+        )
+        .await
+        .expect("shadow pg_notify");
+        let name = url.rsplit('/').next().expect("database name");
+        db.execute_unprepared(&format!("ALTER DATABASE {name} SET search_path = public, pg_catalog"))
+            .await
+            .expect("search path");
+        db.close().await.ok();
+    }
+    // New connections take the search path; the pool's old ones are replaced when they fail
+    // or age, so write until the shadow answers.
+    let title = unique("private-todo-text");
+    let create = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+    let deadline = Instant::now() + HANG;
+    loop {
+        let (_, body) = server.graphql(Some(&token), create, json!({ "t": title })).await;
+        if body.get("errors").is_some() {
+            assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+            assert!(!body.to_string().contains(&title), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pg_notify never failed");
+        // Each pool connection in turn: restart it by terminating the backends.
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&url).await.expect("connect");
+        let name = url.rsplit('/').next().expect("database name");
+        db.execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .expect("terminate");
+        db.close().await.ok();
+    }
+    let log = server.stop().await;
+    assert!(log.contains("could not announce the change of todo"), "{log}");
+    assert!(!log.contains(&title), "the todo's text reached the log:\n{log}");
+}
