@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # The attack scenarios of issue 13, sourced by scripts/load (SCENARIOS=attacks: only these;
 # SCENARIOS=all: these after the main table) once todoql runs, with production defaults, on the
-# seeded database. It uses scripts/load's variables and functions (run, warm, die, WORK, …).
+# seeded database. It uses scripts/load's variables and functions (run, die, WORK, …).
 #
 # A bystander's read — todos(first: 20) { nodes { id title completed } }, wrk c=$CONNECTIONS
-# with the 20 seeded users' tokens, as scripts/load's read — is measured
+# as scripts/load's read, over BYSTANDERS=400 users' tokens — is measured
 #   (0) alone, and while
 #   (a) one attacker user runs ATTACK_SEARCHES=12 concurrent worst-case searches in a loop
 #       (scripts/load.d/attack.lua search): the attacker holds MAX_TODOS_PER_USER (10,000)
@@ -21,11 +21,17 @@
 # settle (its CPU quiet) before the next. Every round measures the four, and the table shows
 # each scenario's medians against (0)'s, and the server's peak RSS from the attacker's start.
 #
-# The attacker signs up from 127.0.0.2 (loopback, its own sign-up ration) and seeds its todos
-# through the API, 20 createTodo per request: within every default limit, so the server under
-# test never runs with relaxed ones. SQLite only (scripts/load's database): on PostgreSQL
-# the worst search is the mirror image, a one and 199 zeros (strpos compares from the end).
+# Why 400 bystanders and not scripts/load's 20 users: each user's cost budget (COST_BUDGET
+# 50,000, COST_RESTORE_RATE 5,000/s) pays for about 62 reads of 81 a second, so 20 users
+# cannot take more than ~1,200 reads/s without RATE_LIMITED answers; 400 can take ~25,000,
+# more than this machine serves. Each signs up from 127.0.1.x (20 per address, the sign-up
+# ration) and gets one page of todos. The attacker signs up from 127.0.0.2 and seeds its
+# todos through the API, 20 createTodo per request: within every default limit, so the
+# server under test never runs with relaxed ones. SQLite only (scripts/load's database): on
+# PostgreSQL the worst search is the mirror image, a one and 199 zeros (strpos compares from
+# the end).
 
+BYSTANDERS=${BYSTANDERS:-400}
 ATTACK_SEARCHES=${ATTACK_SEARCHES:-12}
 HALF_OPEN=${HALF_OPEN:-2000}
 SIGNUP_CLIENTS=${SIGNUP_CLIENTS:-8}
@@ -40,6 +46,24 @@ attacker_graphql() { # body: as the attacker, from its own address
   curl -sS --max-time 60 --interface "$ATTACKER_ADDR" -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $(cat "$WORK/attacker-token")" --data-binary "$1" "$URL/graphql"
 }
+
+echo "== seeding $BYSTANDERS bystanders x $BATCH todos (20 sign-ups per address, from 127.0.1.x)" >&2
+seed_started=$(date +%s.%N)
+: >"$WORK/bystander-tokens"
+page='mutation {'
+for k in $(seq 1 "$BATCH"); do page+=" t$k: createTodo(input: {title: \\\"Bystander todo $k\\\"}) { id }"; done
+for i in $(seq 1 "$BYSTANDERS"); do
+  addr="127.0.1.$(((i - 1) / 20 + 1))"
+  answer=$(curl -sS --max-time 60 --interface "$addr" -H 'Content-Type: application/json' --data-binary \
+    "{\"query\":\"mutation { signUp(input: {email: \\\"bystander-$i@bench.test\\\", password: \\\"bystander-password-$i\\\", name: \\\"Bystander $i\\\"}) { accessToken } }\"}" \
+    "$URL/graphql")
+  token=$(jq -er '.data.signUp.accessToken' <<<"$answer") || die "a bystander's signUp failed: $answer"
+  echo "$token" >>"$WORK/bystander-tokens"
+  answer=$(curl -sS --max-time 60 -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+    --data-binary "{\"query\":\"$page }\"}" "$URL/graphql")
+  [[ $(grep -o '"id":"' <<<"$answer" | wc -l) == "$BATCH" ]] || die "a bystander's createTodo batch failed: ${answer:0:300}"
+done
+echo "   seeded in $(echo "$(date +%s.%N) - $seed_started" | bc)s" >&2
 
 echo "== seeding the attacker: $ATTACKER_TODOS todos with 2,000-character descriptions, from $ATTACKER_ADDR" >&2
 seed_started=$(date +%s.%N)
@@ -81,38 +105,48 @@ settle() {
   echo "   the server did not settle within 20 s" >&2
 }
 
-# under NAME ATTACKER_PID: measures the read as NAME while ATTACKER_PID runs, then waits for the
-# attacker and the server. The peak RSS is the highest since the attacker started (run resets
-# it at the read's start, so the attack's own start is read here first).
-under() {
-  local name=$1 attacker=$2 before
+# starting NAME: resets the server's peak RSS and notes its RSS, as NAME's attacker starts.
+starting() {
+  reset_peak "$TODOQL_PID"
+  awk '/^VmRSS:/ {print $2}' "/proc/$TODOQL_PID/status" >"$WORK/$1.start"
+}
+
+# measure NAME [ATTACKER_PID]: measures the read as NAME (while ATTACKER_PID runs), then waits
+# for the attacker and the server. The peak RSS is the highest since `starting NAME` (run
+# resets it at the read's start, so the attack's own start is read here first); the RSS then
+# becomes the result's eighth field.
+measure() {
+  local name=$1 attacker=${2:-} before fields
   before=$(peak_kib "$TODOQL_PID")
-  run "$name" "$TODOQL_PID" "$TODOQL_PORT" read "$WORK/tokens"
-  [[ -n "${STOP_ATTACKER:-}" ]] && { kill -"$STOP_ATTACKER" "$attacker" 2>/dev/null || true; }
-  wait "$attacker" || true
-  local fields
+  run "$name" "$TODOQL_PID" "$TODOQL_PORT" read "$WORK/bystander-tokens"
+  if [[ -n "$attacker" ]]; then
+    [[ -n "${STOP_ATTACKER:-}" ]] && { kill -"$STOP_ATTACKER" "$attacker" 2>/dev/null || true; }
+    wait "$attacker" || true
+  fi
   read -r -a fields <"$WORK/$name.result"
   ((before > fields[5])) && fields[5]=$before
+  fields[7]=$(cat "$WORK/$name.start")
   echo "${fields[*]}" >"$WORK/$name.result"
   settle
 }
 
 attack_load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== attacks: $ROUNDS round(s) of ${DURATION}s per scenario, bystander c=$CONNECTIONS" >&2
-warm "$TODOQL_PID" "$TODOQL_PORT"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$LUA" "$URL" -- read "$WORK/bystander-tokens" >/dev/null 2>&1 || true
 settle
 for round in $(seq 1 "$ROUNDS"); do
-  run "attack-alone.$round" "$TODOQL_PID" "$TODOQL_PORT" read "$WORK/tokens"
+  starting "attack-alone.$round"
+  measure "attack-alone.$round"
 
-  reset_peak "$TODOQL_PID"
+  starting "attack-searches.$round"
   wrk -t1 -c"$ATTACK_SEARCHES" -d"$((DURATION + 3))s" --timeout 60s -s "$ATTACK_LUA" "$URL" \
     -- search "$WORK/attacker-token" >"$WORK/searches.$round.wrk" 2>&1 &
   attacker=$!
   PIDS+=("$attacker")
   sleep 2
-  under "attack-searches.$round" "$attacker"
+  measure "attack-searches.$round" "$attacker"
 
-  reset_peak "$TODOQL_PID"
+  starting "attack-half-open.$round"
   "$ATTACK_BIN" half-open --addr "127.0.0.1:$TODOQL_PORT" --connections "$HALF_OPEN" \
     --seconds "$((DURATION + 60))" >"$WORK/half-open.$round.out" 2>&1 &
   attacker=$!
@@ -123,15 +157,15 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   grep -q '^READY' "$WORK/half-open.$round.out" || echo "   half-open: not all $HALF_OPEN held after 10 s" >&2
   sleep 1
-  STOP_ATTACKER=INT under "attack-half-open.$round" "$attacker"
+  STOP_ATTACKER=INT measure "attack-half-open.$round" "$attacker"
 
-  reset_peak "$TODOQL_PID"
+  starting "attack-sign-ups.$round"
   wrk -t1 -c"$SIGNUP_CLIENTS" -d"$((DURATION + 2))s" --timeout 30s -s "$ATTACK_LUA" "$URL" \
     -- signup >"$WORK/sign-ups.$round.wrk" 2>&1 &
   attacker=$!
   PIDS+=("$attacker")
   sleep 1
-  under "attack-sign-ups.$round" "$attacker"
+  measure "attack-sign-ups.$round" "$attacker"
 done
 
 # ---- medians and the table ----------------------------------------------------------------
@@ -140,7 +174,8 @@ for name in attack-alone attack-searches attack-half-open attack-sign-ups; do
   files=("$WORK/$name".*.result)
   col() { awk -v i="$1" '{print $i}' "${files[@]}"; }
   echo "$(col 1 | median) $(col 2 | median) $(col 3 | median) $(col 4 | median) \
-$(col 5 | awk '{s += $1} END {print s}') $(col 6 | sort -n | tail -n 1) $(col 7 | median)" >"$WORK/$name.result"
+$(col 5 | awk '{s += $1} END {print s}') $(col 6 | sort -n | tail -n 1) $(col 7 | median) \
+$(awk '{print $6, $8}' "${files[@]}" | sort -n | tail -n 1 | cut -d' ' -f2)" >"$WORK/$name.result"
 done
 # An attacker's totals over the rounds: KEY=value pairs of its RESULT lines, summed.
 tally() { # key file...
@@ -176,19 +211,19 @@ attack_row() { # label result-name
     [[ "$rps_verdict $p99_verdict" == "PASS PASS" ]] || failed=1
   fi
   [[ "$rss_verdict" == PASS ]] || failed=1
-  printf '| %-36s | %8s | %7s | %7s | %6s | %5s%% | %-14s | %-14s | %6s %-4s |\n' "$1" "$rps" \
+  printf '| %-36s | %8s | %7s | %7s | %6s | %5s%% | %-14s | %-14s | %6s %-4s | %8s |\n' "$1" "$rps" \
     "$(attack_ms "$(attack_field "$2" 3)")" "$(attack_ms "$p99")" "$(attack_field "$2" 5)" "$cpu_pct" \
-    "$share" "$ratio" "$(attack_mib "$peak")" "$rss_verdict"
+    "$share" "$ratio" "$(attack_mib "$peak")" "$rss_verdict" "$(attack_mib "$(attack_field "$2" 8)")"
 }
 
 searches=(ok limited timeout unavailable other socket)
 search_counts=""
-for key in "${searches[@]}"; do search_counts+=" $key $(tally "$key" $WORK/searches.*.wrk)"; done
+for key in "${searches[@]}"; do search_counts+=" $key $(tally "$key" "$WORK"/searches.*.wrk)"; done
 signup_counts=""
-for key in "${searches[@]}"; do signup_counts+=" $key $(tally "$key" $WORK/sign-ups.*.wrk)"; done
-attack_seconds=$(echo "scale=1; $(tally duration_us $WORK/sign-ups.*.wrk) / 1000000" | bc)
-signup_rate=$(echo "scale=0; $(tally requests $WORK/sign-ups.*.wrk) / $attack_seconds" | bc)
-search_seconds_total=$(echo "scale=1; $(tally duration_us $WORK/searches.*.wrk) / 1000000" | bc)
+for key in "${searches[@]}"; do signup_counts+=" $key $(tally "$key" "$WORK"/sign-ups.*.wrk)"; done
+attack_seconds=$(echo "scale=1; $(tally duration_us "$WORK"/sign-ups.*.wrk) / 1000000" | bc)
+signup_rate=$(echo "scale=0; $(tally requests "$WORK"/sign-ups.*.wrk) / $attack_seconds" | bc)
+search_seconds_total=$(echo "scale=1; $(tally duration_us "$WORK"/searches.*.wrk) / 1000000" | bc)
 held_min=$(cat "$WORK"/half-open.*.out | grep '^RESULT' | tr ' ' '\n' | awk -F= '$1 == "min_held" {print $2}' | sort -n | head -n 1)
 
 {
@@ -196,26 +231,27 @@ held_min=$(cat "$WORK"/half-open.*.out | grep '^RESULT' | tr ' ' '\n' | awk -F= 
   echo "Under attack (issue 13): a bystander's read while one client attacks"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
   echo "commit:  $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown), $(date -u +%Y-%m-%dT%H:%MZ), load average before the attacks: $attack_load_before"
-  echo "run:     median of $ROUNDS rounds of ${DURATION}s per scenario; bystander: wrk -t$THREADS -c$CONNECTIONS, todos(first: 20) { nodes { id title completed } }, 20 users' tokens"
+  echo "run:     median of $ROUNDS rounds of ${DURATION}s per scenario; bystander: wrk -t$THREADS -c$CONNECTIONS, todos(first: 20) { nodes { id title completed } }, $BYSTANDERS users' tokens"
   echo "attacker: $ATTACKER_TODOS todos x 2,000 characters; one worst search alone took ${search_seconds}s (cost $search_cost)"
   echo "targets: bystander >= 70% of its throughput alone, p99 <= 3x alone, server peak RSS < 64 MiB"
   echo
-  printf '| %-36s | %8s | %7s | %7s | %6s | %6s | %-14s | %-14s | %-11s |\n' scenario "req/s" "p50 ms" "p99 ms" errors \
-    "CPU" "vs alone" "p99 vs alone" "peak MiB"
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..10})" \
+  printf '| %-36s | %8s | %7s | %7s | %6s | %6s | %-14s | %-14s | %-11s | %8s |\n' scenario "req/s" "p50 ms" "p99 ms" errors \
+    "CPU" "vs alone" "p99 vs alone" "peak MiB" "RSS at start"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..10})" \
     "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" \
-    "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..13})"
+    "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..10})"
   attack_row "(0) alone" attack-alone
   attack_row "(a) $ATTACK_SEARCHES worst searches, one user" attack-searches
   attack_row "(b) $HALF_OPEN half-open connections" attack-half-open
   attack_row "(c) signUp flood, $SIGNUP_CLIENTS clients" attack-sign-ups
   echo
-  echo "CPU: the server's, in % of one core, during the read (the attacker's work included)."
+  echo "CPU: the server's, in % of one core, during the read (the attacker's work included). RSS at start: the server's"
+  echo "RSS as the attacker started (what earlier scenarios left allocated counts in the peak)."
   echo "attackers, over all rounds:"
   echo "  (a) searches answered in ${search_seconds_total}s:$search_counts"
-  echo "  (b) half-open: at least $held_min held; $(tally opened $WORK/half-open.*.out) opened," \
-    "$(tally closed $WORK/half-open.*.out) closed by the server ($(tally answered $WORK/half-open.*.out) answered first)," \
-    "$(tally failed $WORK/half-open.*.out) connects failed"
+  echo "  (b) half-open: at least $held_min held; $(tally opened "$WORK"/half-open.*.out) opened," \
+    "$(tally closed "$WORK"/half-open.*.out) closed by the server ($(tally answered "$WORK"/half-open.*.out) answered first)," \
+    "$(tally failed "$WORK"/half-open.*.out) connects failed"
   echo "  (c) signUp: $signup_rate/s:$signup_counts"
   if [[ "$failed" == 0 ]]; then echo "every target: PASS"; else echo "some target: FAIL"; fi
 } | if [[ "$SCENARIOS" == all ]]; then tee -a "${OUT:-/dev/null}"; else tee "${OUT:-/dev/null}"; fi
