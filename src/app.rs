@@ -114,7 +114,9 @@ pub async fn open(config: Config) -> Result<State, StartError> {
     let (reader, writer) = (inline(db::Kind::Read), inline(db::Kind::Write));
     let in_flight = crate::auth::in_flight::InFlight::new(usize::try_from(config.user_max_in_flight).unwrap_or(1));
     let budget = Arc::new(crate::auth::budget::CostBudget::new(config.cost_budget, config.cost_restore_rate));
+    let outage = db::Outage::new(&config.database.database_url);
     Ok(State {
+        outage,
         db,
         reader,
         writer,

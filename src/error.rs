@@ -5,6 +5,9 @@ use async_graphql::ErrorExtensions;
 /// `Result` with todoql's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The message of an error that could not reach the database.
+pub const DATABASE_UNAVAILABLE: &str = "the database is unavailable; retry later";
+
 /// Everything a request can fail with. Internal variants are logged and shown as a generic
 /// message; the others are the client's to read.
 ///
@@ -88,7 +91,7 @@ impl Error {
             }
             Self::TooManyInFlight => "too many of your requests are waiting; slow down".to_owned(),
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
-            Self::Database(error) if is_unavailable(error) => "the database is unavailable; retry later".to_owned(),
+            Self::Database(error) if is_unavailable(error) => DATABASE_UNAVAILABLE.to_owned(),
             Self::Database(error) if is_timeout(error) => {
                 "a statement took too long and was stopped; narrow the request (a shorter search, a smaller page)"
                     .to_owned()
@@ -109,6 +112,11 @@ impl Error {
             return Err(Self::bad_input(field, format!("{field} must not contain U+0000 (NUL)")));
         }
         Ok(())
+    }
+
+    /// Whether this is the database being out of reach (not a bug, not load on one statement).
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, Self::Database(error) if is_unavailable(error))
     }
 
     /// The stable `extensions.code` of this error.

@@ -39,6 +39,8 @@ pub struct State {
     pub in_flight: Arc<crate::auth::in_flight::InFlight>,
     /// Each user's cost budget ([`crate::auth::budget`]).
     pub budget: Arc<crate::auth::budget::CostBudget>,
+    /// Whether the database is known to be down ([`crate::db::Outage`]).
+    pub outage: Arc<crate::db::Outage>,
     /// The external token issuer (Better Auth) trusted beside todoql's own key, if any.
     pub external: Option<Arc<crate::auth::external::ExternalIssuer>>,
 }

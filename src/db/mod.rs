@@ -2,8 +2,10 @@
 
 mod deadline;
 mod inline;
+mod outage;
 
 pub use inline::{Inline, Kind, Rows, Snapshot, select};
+pub use outage::Outage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

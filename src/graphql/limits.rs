@@ -182,6 +182,9 @@ impl Extension for RequestLimits {
         let mut charge = None;
         let mut slot = None;
         if let Some(state) = state {
+            if let Err(down) = state.outage.check() {
+                return admission::refused(down);
+            }
             // WebSocket operations take their slot here; HTTP requests took it already.
             if !admitted {
                 match tokio::time::timeout(self.timeout, admission::slot(state, user)).await {
@@ -200,6 +203,11 @@ impl Extension for RequestLimits {
             return timed_out();
         };
         drop(slot);
+        if let Some(state) = state
+            && response.errors.iter().any(|e| e.message == crate::error::DATABASE_UNAVAILABLE)
+        {
+            state.outage.notice_unreachable();
+        }
         response.errors = response.errors.into_iter().map(coded_input_error).collect();
         admission::report(response, charge)
     }

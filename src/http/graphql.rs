@@ -136,6 +136,10 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
     }
+    // Known down: nothing could succeed, so nothing waits ([`crate::db::Outage`]).
+    if let Err(down) = app.state.outage.check() {
+        return failure(media, down);
+    }
     let credential = bearer::authenticate(&headers, &app.state).await;
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {
@@ -151,7 +155,10 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
         Credential::Valid { user_id, .. } => match users::exists(&app.state, snapshot.as_ref(), &user_id).await {
             Ok(true) => Viewer::User(AuthenticatedUser { id: user_id }),
             Ok(false) => Viewer::Deleted,
-            Err(error) => return failure(media, error),
+            Err(error) => {
+                app.state.outage.notice(&error);
+                return failure(media, error);
+            }
         },
         Credential::Linked { user_id, .. } => Viewer::User(AuthenticatedUser { id: user_id }),
         Credential::Failed(error) => return failure(media, error),

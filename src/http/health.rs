@@ -11,11 +11,12 @@ pub async fn live() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 when the database answers, else 503.
+/// `GET /readyz`: 200 when the database answers, else 503 (at once while it is known down).
 pub async fn ready(State(app): State<App>) -> impl IntoResponse {
-    if crate::db::is_ready(&app.state.db).await {
+    if app.state.outage.check().is_ok() && crate::db::is_ready(&app.state.db).await {
         (StatusCode::OK, "ready\n")
     } else {
+        app.state.outage.notice_unreachable();
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
     }
 }

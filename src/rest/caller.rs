@@ -68,6 +68,7 @@ impl FromRequestParts<App> for Caller {
     /// is read from the body, so a stranger learns nothing from the answers to bad input.
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Problem> {
         let state = &app.state;
+        state.outage.check()?;
         let credential = bearer::authenticate(&parts.headers, state).await;
         let snapshot = match (&credential, &state.reader) {
             (Credential::Valid { .. } | Credential::Linked { .. }, Some(reader)) if parts.method == Method::GET => {
@@ -77,7 +78,10 @@ impl FromRequestParts<App> for Caller {
         };
         let (viewer, subject) = match credential {
             Credential::Absent => return Err(Problem::unauthorized(NO_TOKEN)),
-            Credential::Valid { user_id, .. } => match users::exists(state, snapshot.as_ref(), &user_id).await? {
+            Credential::Valid { user_id, .. } => match users::exists(state, snapshot.as_ref(), &user_id)
+                .await
+                .inspect_err(|error| state.outage.notice(error))?
+            {
                 true => (Viewer::User(AuthenticatedUser { id: user_id.clone() }), user_id),
                 false => (Viewer::Deleted, user_id),
             },
