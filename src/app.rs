@@ -53,6 +53,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
     db::migrate(&config).await?;
     let (db, statements) = db::connect(&config).await?;
     let events = crate::events::Events::start(&db);
+    let pats = crate::auth::pats::Pats::start(&db);
     let inline = |kind| {
         let url = &config.database.database_url;
         db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
@@ -74,6 +75,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         documents: Default::default(),
         in_flight,
         budget,
+        pats,
     })
 }
 

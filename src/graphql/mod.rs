@@ -18,6 +18,7 @@ pub use public::{is_public_operation, selected_operation};
 pub use shape::{MAX_NESTING, MAX_QUERY_BYTES};
 
 use crate::auth::AuthMutation;
+use crate::auth::pats::{AccessTokenMutation, AccessTokenQuery};
 use crate::state::State;
 use crate::todos::{TodoMutation, TodoQuery, TodoSubscription};
 use crate::users::UserQuery;
@@ -25,12 +26,12 @@ use crate::users::UserQuery;
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(UserQuery, TodoQuery);
+pub struct Query(UserQuery, TodoQuery, AccessTokenQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AuthMutation, TodoMutation);
+pub struct Mutation(AuthMutation, TodoMutation, AccessTokenMutation);
 
 /// The subscription root.
 #[derive(MergedSubscription, Default)]

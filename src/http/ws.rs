@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::App;
 use crate::auth::bearer::{self, Credential};
+use crate::auth::pats;
 use crate::auth::throttle::{self, ClientAddr};
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use crate::loaders::Loaders;
@@ -126,6 +127,8 @@ struct Session {
     expires_at: Option<i64>,
     /// The signed-in user's place in the per-user socket count, released with the session.
     slot: Option<SocketSlot>,
+    /// The revocation watch of the personal access token that authenticated the socket.
+    revocation: Option<pats::Watch>,
 }
 
 async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connection: Connection) {
@@ -147,8 +150,12 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
+    let mut revocation = None;
     loop {
         let expiry = session.lock().ok().and_then(|s| s.expires_at);
+        if revocation.is_none() {
+            revocation = session.lock().ok().and_then(|mut s| s.revocation.take());
+        }
         let outgoing = tokio::select! {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => {
@@ -167,6 +174,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
                 }
             },
             () = expired(expiry) => close(FORBIDDEN, "the access token expired; reconnect with a fresh one"),
+            () = pats::revoked(&mut revocation) => close(FORBIDDEN, "the personal access token was revoked"),
             () = &mut init_deadline, if !acknowledged => close(INIT_TIMED_OUT, "Connection initialisation timeout"),
         };
         let closing = matches!(outgoing, Message::Close(_));
@@ -175,6 +183,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
         let sent = tokio::select! {
             sent = sink.send(outgoing) => sent.is_ok(),
             () = expired(expiry), if !closing => false,
+            () = pats::revoked(&mut revocation), if !closing => false,
         };
         if !sent || closing {
             break;
@@ -207,27 +216,36 @@ async fn initialise(
     connection: Connection,
 ) -> async_graphql::Result<Data> {
     let token = token_in(&payload).or(connection.header_token);
+    // Watching starts before the lookup: a revocation right after it is not missed.
+    let watch = token.as_deref().filter(|token| pats::is_personal(token)).map(|_| pats::Watch::start(&app.state));
     let credential = match token {
         Some(token) => Some(bearer::authenticate_token(&token, &app.state).await),
         None => None,
     };
     let viewer = match credential {
         None => Viewer::Anonymous,
-        Some(Credential::Valid { user_id, expires_at }) => {
+        Some(Credential::Valid { user_id, expires_at, access }) => {
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
             if users::exists(&app.state, None, &user_id).await? {
-                Viewer::User(AuthenticatedUser { id: user_id })
+                Viewer::User(AuthenticatedUser { id: user_id, access })
             } else {
                 Viewer::Deleted
             }
         }
-        Some(Credential::Linked { user_id, expires_at, .. }) => {
+        Some(Credential::Linked { user_id, expires_at, access, .. }) => {
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
-            Viewer::User(AuthenticatedUser { id: user_id })
+            Viewer::User(AuthenticatedUser { id: user_id, access })
+        }
+        Some(Credential::Personal { user_id, token_id, expires_at, access }) => {
+            if let Ok(mut s) = session.lock() {
+                s.expires_at = Some(expires_at);
+                s.revocation = watch.map(|watch| watch.of(token_id));
+            }
+            Viewer::User(AuthenticatedUser { id: user_id, access })
         }
         Some(Credential::Failed(error)) => {
             if let Ok(mut s) = session.lock() {

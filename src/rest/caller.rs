@@ -53,18 +53,26 @@ impl FromRequestParts<App> for Caller {
         let state = &app.state;
         let credential = bearer::authenticate(&parts.headers, state).await;
         let snapshot = match (&credential, &state.reader) {
-            (Credential::Valid { .. } | Credential::Linked { .. }, Some(reader)) if parts.method == Method::GET => {
+            (Credential::Valid { .. } | Credential::Linked { .. } | Credential::Personal { .. }, Some(reader))
+                if parts.method == Method::GET =>
+            {
                 reader.snapshot()
             }
             _ => None,
         };
         let (viewer, subject) = match credential {
             Credential::Absent => return Err(Problem::unauthorized(NO_TOKEN)),
-            Credential::Valid { user_id, .. } => match users::exists(state, snapshot.as_ref(), &user_id).await? {
-                true => (Viewer::User(AuthenticatedUser { id: user_id.clone() }), user_id),
+            Credential::Valid { user_id, access, .. } => match users::exists(state, snapshot.as_ref(), &user_id).await?
+            {
+                true => (Viewer::User(AuthenticatedUser { id: user_id.clone(), access }), user_id),
                 false => (Viewer::Deleted, user_id),
             },
-            Credential::Linked { user_id, subject, .. } => (Viewer::User(AuthenticatedUser { id: user_id }), subject),
+            Credential::Linked { user_id, subject, access, .. } => {
+                (Viewer::User(AuthenticatedUser { id: user_id, access }), subject)
+            }
+            Credential::Personal { user_id, access, .. } => {
+                (Viewer::User(AuthenticatedUser { id: user_id.clone(), access }), user_id)
+            }
             Credential::Failed(error) => return Err(error.into()),
             Credential::Invalid(reason) => {
                 // Debug, not info: a flood of bad tokens must not become a flood of log lines.
