@@ -20,8 +20,7 @@ pub enum Error {
     /// The token lacks the scopes this field requires (`FORBIDDEN` with
     /// `extensions.requiredScopes`).
     InsufficientScope(crate::auth::scopes::Requirement),
-    /// Only a full session may do this, not a personal access token or a narrowed token
-    /// (`FORBIDDEN`).
+    /// Only a session may do this, not a personal access token (`FORBIDDEN`).
     SessionRequired,
     /// The user has as many personal access tokens as anyone may; `limit` is that number.
     AccessTokenLimitReached {
@@ -86,10 +85,7 @@ impl Error {
             Self::InsufficientScope(required) => {
                 format!("this token lacks the scopes this needs: {}", crate::auth::scopes::describe(*required))
             }
-            Self::SessionRequired => {
-                "only a session from signIn may do this, not a personal access token or a token limited by scopes"
-                    .to_owned()
-            }
+            Self::SessionRequired => "only a session from signIn may do this, not a personal access token".to_owned(),
             Self::AccessTokenLimitReached { limit } => {
                 format!("you have {limit} personal access tokens, the most anyone may keep; revoke some first")
             }

@@ -47,7 +47,8 @@ impl FromRequestParts<App> for Caller {
     type Rejection = Problem;
 
     /// 401 without a usable token (and the refusal counted, as on `/graphql`); 403 when the
-    /// token's subject is not the path's `{user_id}`. Authentication comes before anything
+    /// token's subject is not the path's `{user_id}`, or when the token lacks the route's scope
+    /// ([`super::scopes`]; then with `WWW-Authenticate: Bearer error="insufficient_scope"`). Authentication comes before anything
     /// is read from the body, so a stranger learns nothing from the answers to bad input.
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Problem> {
         let state = &app.state;
@@ -85,6 +86,10 @@ impl FromRequestParts<App> for Caller {
         tracing::Span::current().record("user_id", user.id.as_str());
         if path_param(parts, "user_id").await? != subject {
             return Err(Error::Forbidden.into());
+        }
+        let required = super::scopes::required(&parts.method);
+        if !required.allows(user.access.scopes) {
+            return Err(Error::InsufficientScope(required).into());
         }
         Ok(Self { user, subject, snapshot })
     }

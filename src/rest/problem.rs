@@ -96,8 +96,10 @@ impl Issue {
 #[response(headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\"`")))]
 pub struct Unauthorized(Message);
 
-/// The token is valid, but its subject is not the `{user_id}` of the path.
+/// The token is valid, but its subject is not the `{user_id}` of the path; or it lacks the
+/// route's scope, and then `WWW-Authenticate` names the scope needed.
 #[derive(ToResponse)]
+#[response(headers(("WWW-Authenticate" = String, description = "On a refusal for scope: `Bearer error=\"insufficient_scope\", scope=\"todos:read\"` (or `todos:write`)")))]
 #[expect(dead_code, reason = "documentation only")]
 pub struct Forbidden(Message);
 

@@ -16,8 +16,9 @@ use crate::todos::{PageArgs, TodoConnection, TodoFilter, TodoOrder};
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(complex)]
 pub struct User {
-    /// Opaque id.
-    #[scopes(["profile:read"])]
+    /// Opaque id. Any scope reads it: a token's holder knows whose it is (the REST routes'
+    /// paths carry it), and `todo { owner { id } }` needs no profile.
+    #[scopes(["profile:read"], ["todos:read"], ["todos:write"])]
     pub id: async_graphql::ID,
     /// Trimmed, lower-cased email. Only the user themself may read it.
     #[scopes(["profile:read"])]

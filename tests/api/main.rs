@@ -17,6 +17,7 @@ mod postgres;
 mod process;
 mod rest;
 mod schema;
+mod scopes;
 mod security;
 mod subscriptions;
 mod todos;

@@ -37,14 +37,15 @@ impl Guard for Scoped {
     }
 }
 
-/// Only a full session may do this: a token from signIn, signUp or refreshSession (or the
-/// external issuer's without a `scope` claim), not a personal access token nor a token
-/// narrowed by scopes. Others get `FORBIDDEN`, anonymous callers `UNAUTHENTICATED`.
+/// Only a session may do this (a token from signIn, signUp or refreshSession, or the external
+/// issuer's), never a personal access token, whatever its scopes: `FORBIDDEN` for those,
+/// `UNAUTHENTICATED` for anonymous callers. The scopes a session needs are the field's
+/// [`Scoped`] requirement, checked after this.
 pub struct SessionOnly;
 
 impl Guard for SessionOnly {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let user = Viewer::of(ctx).user()?;
-        if user.access.is_full_session() { Ok(()) } else { Err(Error::SessionRequired.into()) }
+        if user.access.session { Ok(()) } else { Err(Error::SessionRequired.into()) }
     }
 }

@@ -127,12 +127,6 @@ impl Access {
     pub fn personal(scopes: Scopes) -> Access {
         Access { scopes, session: false }
     }
-
-    /// Whether this is a full session: every scope, and not a personal access token. Only a
-    /// full session may create or revoke personal access tokens.
-    pub fn is_full_session(self) -> bool {
-        self.session && self.scopes == Scopes::ALL
-    }
 }
 
 #[cfg(test)]
@@ -149,9 +143,9 @@ mod tests {
     }
 
     #[test]
-    fn only_a_session_with_every_scope_is_full() {
-        assert!(Access::session(None).is_full_session());
-        assert!(!Access::session(Some("todos:read todos:write")).is_full_session());
-        assert!(!Access::personal(Scopes::ALL).is_full_session());
+    fn a_session_without_a_scope_claim_holds_every_scope() {
+        assert_eq!(Access::session(None), Access::FULL);
+        assert_eq!(Access::session(Some("todos:read")).scopes, Scopes::NONE.with(Scope::TodosRead));
+        assert!(!Access::personal(Scopes::ALL).session);
     }
 }
