@@ -6,6 +6,7 @@
 --
 -- MODE and the lines of FILE:
 --   read    a token per line   todos(first: 20) { nodes { id title completed } }, expects 200 and nodes
+--                              (a JWT or a personal access token: both are bearer tokens)
 --   write   a token per line   createTodo(input: {title}) { id }, expects 200 and an id
 --   reject  a token per line   the read query with a bad token, expects 401 UNAUTHENTICATED
 --   signin  "email password"   signIn(input: {email, password}) { accessToken }, expects 200 and a token
