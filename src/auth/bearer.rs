@@ -17,6 +17,7 @@ use super::external::{self, ExternalIssuer, Rejection, identities};
 use super::pats;
 use super::scopes::Access;
 use super::tokens::TokenKeys;
+use crate::db::Snapshot;
 use crate::error::Error;
 use crate::state::State;
 
@@ -68,17 +69,30 @@ pub enum Credential {
 /// Verifies the `Authorization` header, if any, with the verifier its token's issuer
 /// selects: what request handlers call.
 pub async fn authenticate(headers: &HeaderMap, state: &State) -> Credential {
+    authenticate_in(headers, state, None).await
+}
+
+/// [`authenticate`], looking a personal access token up in the request's `snapshot` when it
+/// has one: the lookup then stands where a JWT's user check would, in the same read
+/// transaction as the request's other reads.
+pub async fn authenticate_in(headers: &HeaderMap, state: &State, snapshot: Option<&Snapshot>) -> Credential {
     match header_token(headers) {
+        Ok(Some(token)) if pats::is_personal(token) => pats::authenticate(token, state, snapshot).await,
         Ok(Some(token)) => authenticate_token(token, state).await,
         Ok(None) => Credential::Absent,
         Err(invalid) => invalid,
     }
 }
 
+/// Whether the `Authorization` header carries a personal access token.
+pub fn is_personal(headers: &HeaderMap) -> bool {
+    header_token(headers).is_ok_and(|token| token.is_some_and(pats::is_personal))
+}
+
 /// Verifies a bare token with the one verifier its issuer selects.
 pub async fn authenticate_token(token: &str, state: &State) -> Credential {
     if pats::is_personal(token) {
-        return pats::authenticate(token, state).await;
+        return pats::authenticate(token, state, None).await;
     }
     match state.external.as_deref() {
         Some(issuer) if issuer.claims(token) => from_external(token, issuer, state).await,

@@ -145,11 +145,18 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
     }
-    let credential = bearer::authenticate(&headers, &app.state).await;
+    let is_query = operation_type(&mut request) == Some(OperationType::Query);
+    // A personal access token's lookup is the user check of its request: in the snapshot too.
+    let early = match &app.state.reader {
+        Some(reader) if is_query && bearer::is_personal(&headers) => reader.snapshot(),
+        _ => None,
+    };
+    let credential = bearer::authenticate_in(&headers, &app.state, early.as_ref()).await;
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {
+        _ if early.is_some() => early,
         (Credential::Valid { .. } | Credential::Linked { .. } | Credential::Personal { .. }, Some(reader))
-            if operation_type(&mut request) == Some(OperationType::Query) =>
+            if is_query =>
         {
             reader.snapshot()
         }

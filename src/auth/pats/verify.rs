@@ -11,6 +11,7 @@ use super::store::{self, PREFIX};
 use crate::auth::bearer::Credential;
 use crate::auth::scopes::{Access, Scopes};
 use crate::clock;
+use crate::db::Snapshot;
 use crate::error::Result;
 use crate::state::State;
 use crate::users::entity as users;
@@ -28,8 +29,8 @@ type Found = (String, String, String, i64, Option<i64>);
 
 /// The credential a personal access token proves: its user (who exists: the lookup joins
 /// them) with exactly its scopes; `Invalid` for an unknown, revoked or expired token.
-pub async fn authenticate(token: &str, state: &State) -> Credential {
-    let found = match lookup(state, &store::digest(token)).await {
+pub async fn authenticate(token: &str, state: &State, snapshot: Option<&Snapshot>) -> Credential {
+    let found = match lookup(state, snapshot, &store::digest(token)).await {
         Ok(found) => found,
         Err(error) => return Credential::Failed(error),
     };
@@ -65,8 +66,9 @@ pub async fn still_valid(state: &State, token_id: &str) -> Result<bool> {
     Ok(expires_at.is_some_and(|at| at > clock::now_micros()))
 }
 
-/// The token whose hash is `hash`, joined to its user; inline on SQLite.
-async fn lookup(state: &State, hash: &str) -> Result<Option<Found>> {
+/// The token whose hash is `hash`, joined to its user; inline on SQLite, in `snapshot` when
+/// the request has one.
+async fn lookup(state: &State, snapshot: Option<&Snapshot>, hash: &str) -> Result<Option<Found>> {
     let owner = AccessTokens::belongs_to(users::Entity).from(Column::UserId).to(users::Column::Id).into();
     let query = AccessTokens::find()
         .select_only()
@@ -75,7 +77,7 @@ async fn lookup(state: &State, hash: &str) -> Result<Option<Found>> {
         .filter(Column::TokenHash.eq(hash))
         .limit(1);
     let map = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
-    if let Some(rows) = crate::db::select(None, state.reader.as_deref(), &query, map) {
+    if let Some(rows) = crate::db::select(snapshot, state.reader.as_deref(), &query, map) {
         return Ok(rows?.into_iter().next());
     }
     Ok(query.into_tuple::<Found>().one(&state.db).await?)
