@@ -108,7 +108,7 @@ async fn fixture() -> Fixture {
         }
         users.push((id, token));
     }
-    let router = todoql::app::build(config).await.expect("router");
+    let router = todoql::app::build(config).await.expect("router").router;
     Fixture { _dir: dir, path, state, schema, router, users, next: AtomicUsize::new(0) }
 }
 

@@ -25,6 +25,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenError),
+    /// The trusted documents cannot be served.
+    #[error(transparent)]
+    Trusted(#[from] crate::graphql::TrustedError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -36,19 +39,67 @@ pub enum StartError {
 }
 
 /// Opens the database, applies pending migrations and builds the router.
-pub async fn build(config: Config) -> Result<Router, StartError> {
+pub async fn build(config: Config) -> Result<Served, StartError> {
     let state = open(config).await?;
     let schemas = crate::graphql::build(state.clone());
     spawn_sweeper(state.clone());
     // Hash once now so the first sign-in's timing is like every other's.
     tokio::task::spawn_blocking(passwords::warm_up);
-    Ok(http::router(App { schemas, state, sockets: Default::default() }))
+    let (going_away, leaving) = tokio::sync::watch::channel(false);
+    let limits = http::server::Limits {
+        max_connections: connection_cap(state.config.max_connections),
+        header_timeout: Duration::from_secs_f64(state.config.http_header_timeout),
+        idle_timeout: Duration::from_secs_f64(state.config.http_idle_timeout),
+    };
+    let app = App { schemas, state, sockets: Default::default(), going_away: leaving };
+    Ok(Served { router: http::router(app), limits, going_away })
+}
+
+/// The application, ready to serve: the router and what the accept loop needs.
+pub struct Served {
+    /// Every route.
+    pub router: Router,
+    limits: http::server::Limits,
+    /// Tells open WebSockets the server is going away.
+    going_away: tokio::sync::watch::Sender<bool>,
+}
+
+/// The most connections to keep open: `MAX_CONNECTIONS`, within what the process may open.
+/// The soft limit on open files is raised to the hard one first (it is often 1,024, below what
+/// a server needs); a margin stays for the database, the log and the WebSockets' own.
+fn connection_cap(configured: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let files = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                if limit.rlim_cur < limit.rlim_max {
+                    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                        limit = raised;
+                    }
+                }
+                usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            }
+        };
+        let usable = files.saturating_sub(files / 10).saturating_sub(64).max(16);
+        if configured > usable {
+            tracing::warn!(configured, usable, "MAX_CONNECTIONS is above what this process may open; using less");
+        }
+        configured.min(usable)
+    }
+    #[cfg(not(unix))]
+    configured
 }
 
 /// Opens the database, applies pending migrations and starts the event stream: the state
 /// the schema serves with.
 pub async fn open(config: Config) -> Result<State, StartError> {
     let keys = TokenKeys::from_config(&config)?;
+    let persisted = crate::graphql::Persisted::from_config(&config).await?;
     // Migrations run here, explicitly, where serving begins: never as a side effect.
     db::migrate(&config).await?;
     let (db, statements) = db::connect(&config).await?;
@@ -72,15 +123,15 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         statements,
         events,
         metrics: Default::default(),
-        documents: Default::default(),
+        documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
         in_flight,
         budget,
         pats,
     })
 }
 
-/// Every ten minutes, deletes rate-limit counters whose window has passed and shared cost
-/// levels that have leaked out; every second, shares this instance's cost spending.
+/// Every ten minutes, deletes rate-limit counters whose window has passed, refresh tokens
+/// that can no longer be used and shared cost levels that have leaked out; every second, shares this instance's cost spending.
 fn spawn_sweeper(state: State) {
     let sharing = state.clone();
     tokio::spawn(async move {
@@ -100,6 +151,9 @@ fn spawn_sweeper(state: State) {
             if let Err(error) = crate::auth::throttle::sweep(&state.db, &state.config).await {
                 tracing::warn!(code = error.code(), "could not sweep expired rate limits");
             }
+            if let Err(error) = crate::auth::refresh::sweep(&state.db).await {
+                tracing::warn!(code = error.code(), "could not sweep refresh tokens");
+            }
             let (capacity, rate) = (state.config.cost_budget, state.config.cost_restore_rate);
             if let Err(error) = crate::auth::budget::sweep(&state.db, capacity, rate).await {
                 tracing::warn!(code = error.code(), "could not sweep cost budgets");
@@ -114,10 +168,11 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `grace`.
+/// Serves until `shutdown` resolves, then tells WebSockets to go away and lets in-flight
+/// requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    served: Served,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -127,8 +182,7 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(());
     };
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(signalled);
+    let server = http::server::serve(listener, served.router, served.limits, signalled, served.going_away);
     let deadline = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
@@ -137,7 +191,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        result = server.into_future() => result,
+        () = server => Ok(()),
         () = deadline => {
             tracing::warn!("in-flight requests did not finish within the grace period");
             Ok(())

@@ -93,6 +93,20 @@ pub struct Config {
     /// Cost that comes back to each user's budget per second.
     #[arg(long, env = "COST_RESTORE_RATE", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub cost_restore_rate: u64,
+    /// The most HTTP connections open at once (WebSockets, once upgraded, are bounded on their
+    /// own); past it a new connection is answered 503 and closed. Never more than the process
+    /// may open files for.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a request's headers may take to arrive once its first byte has: a client that
+    /// sends half a request is cut off.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub http_header_timeout: f64,
+    /// Seconds a connection may stay open between requests without a byte (keep-alive idle);
+    /// keep it above a load balancer's idle timeout (60 s on AWS), so the balancer never sends
+    /// a request on a connection the server is closing.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT", default_value_t = 75.0, value_parser = positive_seconds)]
+    pub http_idle_timeout: f64,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM, seconds.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -102,6 +116,9 @@ pub struct Config {
     /// Failed sign-ins allowed per client address within `SIGN_IN_WINDOW`.
     #[arg(long, env = "SIGN_IN_MAX_FAILURES_PER_CLIENT", default_value_t = 50)]
     pub sign_in_max_failures_per_client: u32,
+    /// Sign-ups allowed per client address within `SIGN_IN_WINDOW`, whatever their outcome.
+    #[arg(long, env = "SIGN_UP_MAX_PER_CLIENT", default_value_t = 20)]
+    pub sign_up_max_per_client: u32,
     /// The sign-in rate-limit window, seconds.
     #[arg(long, env = "SIGN_IN_WINDOW", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub sign_in_window: u64,
@@ -130,9 +147,32 @@ pub struct Config {
     /// Serve the GraphiQL playground at `/playground`.
     #[arg(long, env = "PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub playground: bool,
+    /// A manifest of trusted documents — GraphQL Code Generator's `persisted-documents.json`
+    /// or an `apollo-persisted-query-manifest` — parsed and validated against the schema at
+    /// start (a document that does not validate stops the start); requests name them by
+    /// `documentId` or persisted query hash and skip parsing and validation.
+    #[arg(long, env = "TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Run only the documents of `TRUSTED_DOCUMENTS`, over HTTP and WebSocket: any other
+    /// operation is refused, and the playground is off.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_ONLY", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub trusted_documents_only: bool,
     /// Most open subscription sockets per user.
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub ws_max_connections_per_user: usize,
+    /// Most WebSockets one client address may hold without a user: sockets not yet
+    /// initialised and those initialised without a token (set `TRUST_PROXY` behind a proxy,
+    /// or every client shares the proxy's address).
+    #[arg(long, env = "WS_MAX_ANONYMOUS_PER_CLIENT", default_value_t = 32)]
+    pub ws_max_anonymous_per_client: usize,
+    /// Seconds a WebSocket initialised without a token may stay silent before it is closed.
+    #[arg(long, env = "WS_ANONYMOUS_IDLE_TIMEOUT", default_value_t = 60)]
+    pub ws_anonymous_idle_timeout: u64,
+    /// Most subscriptions running at once on one WebSocket; one more is refused with an
+    /// `error` (`TOO_MANY_SUBSCRIPTIONS`). With `WS_MAX_CONNECTIONS_PER_USER`, it bounds how
+    /// many streams one write wakes.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 16)]
+    pub ws_max_subscriptions_per_socket: usize,
     /// The base URL of a Better Auth server (its `baseURL`, e.g. `https://app.example.com`):
     /// accepts the tokens its `jwt` plugin issues beside todoql's own. Alone it implies the
     /// JWKS at `{url}/api/auth/jwks` and `iss` = `aud` = the URL's origin.

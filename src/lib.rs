@@ -56,9 +56,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 async fn serve(config: config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let grace = std::time::Duration::from_secs(config.shutdown_grace);
     let listener = app::bind(&config).await?;
-    let router = app::build(config).await?;
+    let served = app::build(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "todoql is serving GraphQL at /graphql");
-    app::serve(listener, router, app::shutdown_signal(), grace).await?;
+    app::serve(listener, served, app::shutdown_signal(), grace).await?;
     tracing::info!("stopped");
     Ok(())
 }

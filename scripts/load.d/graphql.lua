@@ -7,6 +7,9 @@
 -- MODE and the lines of FILE:
 --   read    a token per line   todos(first: 20) { nodes { id title completed } }, expects 200 and nodes
 --                              (a JWT or a personal access token: both are bearer tokens)
+--   read-hash  a token per line   the read by APQ hash: {"extensions":{"persistedQuery":…}}, the
+--                                 hash in the environment's READ_HASH (scripts/load registers it)
+--   read-id    a token per line   the read by {"documentId": READ_ID} (a trusted document)
 --   write   a token per line   createTodo(input: {title}) { id }, expects 200 and an id
 --   reject  a token per line   the read query with a bad token, expects 401 UNAUTHENTICATED
 --   signin  "email password"   signIn(input: {email, password}) { accessToken }, expects 200 and a token
@@ -29,8 +32,13 @@ local WRITE = '{"query":"mutation($input: CreateTodoInput!) { createTodo(input: 
 local SIGNIN = '{"query":"mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",'
   .. '"variables":{"input":{"email":"%s","password":"%s"}}}'
 
+local READ_HASH = '{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"%s"}}}'
+local READ_ID = '{"documentId":"%s"}'
+
 local expectations = {
   read   = { status = 200, text = '"nodes":[{' }, -- key order is not compared
+  ["read-hash"] = { status = 200, text = '"nodes":[{' },
+  ["read-id"]   = { status = 200, text = '"nodes":[{' },
   write  = { status = 200, text = '"createTodo":{"id":"' },
   reject = { status = 401, text = '"UNAUTHENTICATED"' },
   signin = { status = 200, text = '"accessToken":"' },
@@ -42,7 +50,7 @@ function init(args)
   local file = args[2]
   expected = expectations[mode]
   if expected == nil or file == nil then
-    error("usage: -- read|write|reject|signin|rest FILE")
+    error("usage: -- read|read-hash|read-id|write|reject|signin|rest FILE")
   end
   math.randomseed(os.time() * 1000 + (id or 0) * 7919)
   requests = {}
@@ -62,7 +70,15 @@ function init(args)
           { ["Accept"] = "application/json", ["Authorization"] = "Bearer " .. token }))
       else
         headers["Authorization"] = "Bearer " .. line
-        body = (mode == "write") and WRITE or READ
+        if mode == "write" then
+          body = WRITE
+        elseif mode == "read-hash" then
+          body = string.format(READ_HASH, os.getenv("READ_HASH") or "")
+        elseif mode == "read-id" then
+          body = string.format(READ_ID, os.getenv("READ_ID") or "")
+        else
+          body = READ
+        end
       end
       if mode ~= "rest" then
         table.insert(requests, wrk.format("POST", "/graphql", headers, body))

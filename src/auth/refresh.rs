@@ -5,9 +5,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -96,6 +98,7 @@ pub async fn rotate(db: &DatabaseConnection, token: &str, ttl_secs: u64) -> Resu
         return Err(Error::InvalidRefreshToken);
     }
     let txn = db.begin().await?;
+    lock_family(&txn, &found.family_id).await?;
     let claimed = RefreshTokens::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
         .filter(Column::Id.eq(&found.id))
@@ -123,11 +126,42 @@ pub async fn revoke(db: &DatabaseConnection, token: &str) -> Result<()> {
 }
 
 async fn revoke_family(db: &DatabaseConnection, family_id: &str) -> Result<()> {
+    let txn = db.begin().await?;
+    lock_family(&txn, family_id).await?;
     RefreshTokens::update_many()
         .col_expr(Column::RevokedAt, Expr::value(clock::now_micros()))
         .filter(Column::FamilyId.eq(family_id))
         .filter(Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Serialises the writes of one family until the transaction ends (PostgreSQL).
+///
+/// Without it, a `signOut` racing a `refreshSession` could leave the new token alive: the
+/// revocation's `UPDATE` waits for the rotation's lock on the old token, then revokes what it
+/// saw when it began — not the successor the rotation inserted meanwhile. With it, whichever
+/// comes second sees all of the first's work. SQLite has one writer at a time already.
+async fn lock_family(txn: &DatabaseTransaction, family_id: &str) -> Result<()> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let lock = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+            [family_id.into()],
+        );
+        txn.execute_raw(lock).await?;
+    }
+    Ok(())
+}
+
+/// Deletes tokens that can no longer be used: expired, or of a revoked family. Used tokens of
+/// a live family stay until they expire: presenting one again is how a theft is noticed.
+pub async fn sweep(db: &DatabaseConnection) -> Result<u64> {
+    let deleted = RefreshTokens::delete_many()
+        .filter(Column::ExpiresAt.lt(clock::now_micros()).or(Column::RevokedAt.is_not_null()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(deleted.rows_affected)
 }

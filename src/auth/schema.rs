@@ -50,6 +50,8 @@ impl AuthMutation {
         let name = inputs::normalize_name(&input.name)?;
         let state = State::of(ctx)?;
         let db = &state.db;
+        // Rationed per address before anything is looked up or hashed.
+        throttle::check_sign_up(db, &state.config, ctx.data_opt::<throttle::ClientAddr>().copied()).await?;
         if users::store::find_by_email(db, &email).await?.is_some() {
             return Err(Error::EmailTaken);
         }
@@ -78,7 +80,14 @@ impl AuthMutation {
         }
         let user = users::store::find_by_email(db, &email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let matches = passwords::verify(input.password, hash).await?;
+        let matches = match passwords::verify(input.password, hash).await {
+            Ok(matches) => matches,
+            Err(refused) => {
+                // Not checked, so not a failure: the charge taken on admission goes back.
+                throttle::refund(db, &attempt).await?;
+                return Err(refused);
+            }
+        };
         match user {
             Some(user) if matches => {
                 throttle::record_success(db, &attempt).await?;

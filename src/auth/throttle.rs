@@ -40,7 +40,7 @@ fn email_key(email: &str) -> String {
 
 /// The client's key: an IPv4 address, or the /64 network of an IPv6 one, since a single
 /// subscriber is handed a whole /64 and may use any address of it.
-fn client_key(ip: IpAddr) -> String {
+pub(crate) fn client_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("client:{v4}"),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -74,6 +74,31 @@ pub async fn record_success(db: &DatabaseConnection, attempt: &Attempt) -> Resul
         db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
     }
     Ok(())
+}
+
+/// Takes back this attempt's charge to the email and the client: it was refused before any
+/// password was checked (hashing saturated, `SERVICE_UNAVAILABLE`), so it was not a failure —
+/// a user retrying through someone else's flood must not lock themselves out.
+pub async fn refund(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
+    let sql = "UPDATE rate_limits SET failures = failures - 1 WHERE key = ? AND failures > 0";
+    db.execute_raw(statement(db, sql, vec![attempt.email_key.as_str().into()])).await?;
+    if let Some(client) = &attempt.client_key {
+        db.execute_raw(statement(db, sql, vec![client.as_str().into()])).await?;
+    }
+    Ok(())
+}
+
+/// Counts a sign-up from `client` (every one, whatever its outcome: an `EMAIL_TAKEN` answer
+/// tells whether an address has an account, so it is rationed too); `RATE_LIMITED` past
+/// `SIGN_UP_MAX_PER_CLIENT` within `SIGN_IN_WINDOW`. Charged before any hashing or lookup.
+pub async fn check_sign_up(db: &DatabaseConnection, config: &Config, client: Option<ClientAddr>) -> Result<()> {
+    match client {
+        Some(client) => {
+            let key = format!("signup:{}", client_key(client.0));
+            charge(db, config, &key, config.sign_up_max_per_client).await
+        }
+        None => Ok(()),
+    }
 }
 
 /// Counts one more attempt against `key` in one atomic upsert (a window that has passed

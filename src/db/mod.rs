@@ -62,7 +62,7 @@ pub async fn migrate(config: &Config) -> Result<(), OpenError> {
     let mut single = config.clone();
     single.database_max_connections = Some(1);
     // Start-up, not a request: a busy machine may take a while to open the file.
-    single.database_acquire_timeout = single.database_acquire_timeout.max(60);
+    single.database_acquire_timeout = single.database_acquire_timeout.max(10);
     let db = open(&single, None).await?;
     let migrated = Migrator::up(&db, None).await.map_err(OpenError::Migrate);
     db.close().await.ok();

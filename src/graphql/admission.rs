@@ -58,3 +58,36 @@ pub(super) fn report(mut response: Response, charge: Option<Charge>) -> Response
     }
     response
 }
+
+/// The subscriptions running on one WebSocket, bounded (`WS_MAX_SUBSCRIPTIONS_PER_SOCKET`): the
+/// socket puts it in its session data, and the limits extension reserves a place for each
+/// subscription it prepares. The place is held by the operation's extensions, which live as
+/// long as its stream: it is given back when the subscription ends or the socket closes.
+#[derive(Clone)]
+pub struct SocketSubscriptions {
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+/// A subscription's place on its socket.
+pub(super) struct SubscriptionPlace(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl SocketSubscriptions {
+    /// Room for `max` subscriptions at once.
+    pub fn new(max: usize) -> Self {
+        Self { running: Default::default(), max }
+    }
+
+    /// A place for one more subscription, unless `max` run already.
+    pub(super) fn reserve(&self) -> Option<SubscriptionPlace> {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        let taken = self.running.fetch_update(AcqRel, Acquire, |n| (n < self.max).then_some(n + 1)).is_ok();
+        taken.then(|| SubscriptionPlace(self.running.clone()))
+    }
+}
+
+impl Drop for SubscriptionPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}

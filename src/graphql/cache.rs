@@ -30,7 +30,9 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 
+use super::persisted::{Persisted, Resolved};
 use super::shape;
+use super::trusted::{Prevalidated, TrustedDocument};
 
 /// The most query texts kept.
 pub const MAX_ENTRIES: usize = 512;
@@ -51,6 +53,8 @@ pub struct DocumentCache {
     budget: usize,
     parse: [AtomicU64; 2],
     validation: [AtomicU64; 2],
+    /// Documents named by hash or id instead of sent ([`super::persisted`]).
+    persisted: Persisted,
 }
 
 /// Lookups so far: each stage's hits, and misses (work done afresh, also for what is never
@@ -82,6 +86,8 @@ pub(super) struct Key {
     text: String,
     operation: Option<String>,
     variables: String,
+    /// The trusted document the request named, which keeps its own validations.
+    trusted: Option<Arc<TrustedDocument>>,
 }
 
 struct Entries {
@@ -116,12 +122,25 @@ impl DocumentCache {
     /// A cache of at most `max_entries` texts and `budget` bytes (zero entries: no cache).
     pub fn new(max_entries: usize, budget: usize) -> Self {
         let entries = Mutex::new(Entries { lru: LruCache::unbounded(), bytes: 0 });
-        Self { entries, max_entries, budget, parse: Default::default(), validation: Default::default() }
+        let (parse, validation, persisted) = Default::default();
+        Self { entries, max_entries, budget, parse, validation, persisted }
+    }
+
+    /// The same cache, serving persisted documents from `persisted`.
+    pub fn with_persisted(self, persisted: Persisted) -> Self {
+        Self { persisted, ..self }
+    }
+
+    /// The persisted documents this cache serves.
+    pub fn persisted(&self) -> &Persisted {
+        &self.persisted
     }
 
     /// Gives `request` its parsed document: a copy of the cached one, or a fresh parse (then
     /// kept) — unless the text is too long or nests too deep to be walked safely
-    /// ([`super::shape`]), which is refused before anything parses or walks it. Once per
+    /// ([`super::shape`]), which is refused before anything parses or walks it. A request that
+    /// names its document by hash or id gets the trusted document's parsed copy, or the text
+    /// the name stands for, parsed as above ([`super::persisted`]). Once per
     /// request: the HTTP layer calls it first, the limits extension again (for WebSocket
     /// operations), and the second call repeats the first's answer. A text that does not parse
     /// is left to async-graphql, which reports it.
@@ -137,6 +156,25 @@ impl DocumentCache {
     }
 
     fn parse(&self, request: &mut Request) -> ServerResult<()> {
+        match self.persisted.resolve(request)? {
+            Resolved::Text => self.parse_text(request),
+            Resolved::Learn(hash) => {
+                self.parse_text(request)?;
+                if request.parsed_query().is_ok() {
+                    self.persisted.learn(hash, &request.query);
+                }
+                Ok(())
+            }
+            Resolved::Trusted(trusted) => {
+                self.parse[0].fetch_add(1, Relaxed);
+                request.set_parsed_query(trusted.document.clone());
+                request.data.insert(Prevalidated(trusted));
+                Ok(())
+            }
+        }
+    }
+
+    fn parse_text(&self, request: &mut Request) -> ServerResult<()> {
         let cached =
             self.lock().and_then(|mut entries| entries.lru.get(request.query.as_str()).map(|e| e.document.clone()));
         if let Some(document) = cached {
@@ -174,7 +212,8 @@ impl DocumentCache {
     }
 
     fn validation_of(&self, request: &Request) -> Option<Validation> {
-        if request.query.len() > MAX_TEXT_BYTES {
+        let trusted = super::trusted::prevalidated(request);
+        if trusted.is_none() && request.query.len() > MAX_TEXT_BYTES {
             return None;
         }
         let operation = request.operation_name.clone();
@@ -182,20 +221,36 @@ impl DocumentCache {
             Bounded(Vec::new(), MAX_VARIABLES_BYTES.saturating_sub(operation.as_ref().map_or(0, String::len)));
         serde_json::to_writer(&mut variables, &request.variables).ok()?;
         let variables = String::from_utf8(variables.0).ok()?;
+        if let Some(trusted) = trusted {
+            let found =
+                trusted.validated.lock().ok().and_then(|mut validated| hit(&mut validated, &operation, &variables));
+            return Some(found.unwrap_or_else(|| {
+                Validation::Remember(Key { text: String::new(), operation, variables, trusted: Some(trusted) })
+            }));
+        }
         let mut entries = self.lock()?;
         let entry = entries.lru.get_mut(request.query.as_str())?;
-        let position = entry.validated.iter().position(|(o, v, _)| *o == operation && *v == variables);
-        if let Some(position) = position {
-            let hit = entry.validated.remove(position);
-            let result = hit.2;
-            entry.validated.push(hit);
-            return Some(Validation::Cached(result));
+        if let Some(found) = hit(&mut entry.validated, &operation, &variables) {
+            return Some(found);
         }
-        Some(Validation::Remember(Key { text: request.query.clone(), operation, variables }))
+        Some(Validation::Remember(Key { text: request.query.clone(), operation, variables, trusted: None }))
     }
 
     /// Keeps a successful validation.
     pub(super) fn remember(&self, key: Key, result: ValidationResult) {
+        if let Some(trusted) = &key.trusted {
+            // A trusted document's validations stay with it: a few per document, bounded by
+            // the manifest's size rather than by the byte budget of texts.
+            if let Ok(mut validated) = trusted.validated.lock()
+                && !validated.iter().any(|(o, v, _)| *o == key.operation && *v == key.variables)
+            {
+                if validated.len() >= MAX_VALIDATIONS {
+                    validated.remove(0);
+                }
+                validated.push((key.operation, key.variables, result));
+            }
+            return;
+        }
         let Some(mut entries) = self.lock() else { return };
         let Some(entry) = entries.lru.peek_mut(key.text.as_str()) else { return };
         if entry.validated.iter().any(|(o, v, _)| *o == key.operation && *v == key.variables) {
@@ -235,6 +290,16 @@ impl DocumentCache {
     fn lock(&self) -> Option<MutexGuard<'_, Entries>> {
         self.entries.lock().ok()
     }
+}
+
+/// The validation of `operation` with `variables` among `validated`, made the most recently
+/// used.
+fn hit(validated: &mut Vec<Validated>, operation: &Option<String>, variables: &str) -> Option<Validation> {
+    let position = validated.iter().position(|(o, v, _)| o == operation && v == variables)?;
+    let hit = validated.remove(position);
+    let result = hit.2;
+    validated.push(hit);
+    Some(Validation::Cached(result))
 }
 
 /// A writer that refuses to grow past its bound: variables too long to cache are not

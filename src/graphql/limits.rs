@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
 };
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::admission;
@@ -53,7 +53,13 @@ impl Limits {
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
         let (documents, timeout) = (self.documents.clone(), self.timeout);
-        Arc::new(RequestLimits { documents, timeout, validation: Mutex::new(None), cost: Mutex::new(0) })
+        Arc::new(RequestLimits {
+            documents,
+            timeout,
+            validation: Mutex::new(None),
+            cost: Mutex::new(0),
+            place: Mutex::new(None),
+        })
     }
 }
 
@@ -67,6 +73,9 @@ struct RequestLimits {
     validation: Mutex<Option<Validation>>,
     /// The operation's calculated cost, found by `validation`; charged by `execute`.
     cost: Mutex<usize>,
+    /// A subscription's place on its WebSocket, held as long as the operation (whose stream
+    /// owns these extensions) runs.
+    place: Mutex<Option<admission::SubscriptionPlace>>,
 }
 
 #[async_trait::async_trait]
@@ -83,8 +92,21 @@ impl Extension for RequestLimits {
         // the document already (WebSocket operations get it here); a document that does not
         // parse is reported by `parse_query`.
         self.documents.attach(&mut request)?;
+        let operation_name = request.operation_name.clone();
         if let Ok(document) = request.parsed_query() {
             refuse_hostile(ctx, document)?;
+            if let Some(subscriptions) = ctx.data_opt::<admission::SocketSubscriptions>()
+                && super::selected_operation(document, operation_name.as_deref())
+                    .is_some_and(|op| op.node.ty == OperationType::Subscription)
+            {
+                let Some(place) = subscriptions.reserve() else {
+                    let message = "this WebSocket runs as many subscriptions as it may; complete one first";
+                    return Err(coded(ServerError::new(message, None), "TOO_MANY_SUBSCRIPTIONS"));
+                };
+                if let Ok(mut held) = self.place.lock() {
+                    *held = Some(place);
+                }
+            }
             // Looked up already by `Schemas::execute` (HTTP), or not yet (WebSocket).
             let plan = match request.data.get(&TypeId::of::<Planned>()).and_then(|d| d.downcast_ref::<Planned>()) {
                 Some(planned) => planned.0.lock().ok().and_then(|mut plan| plan.take()),

@@ -4,24 +4,54 @@ mod admission;
 mod cache;
 mod hostile;
 mod limits;
+mod persisted;
 mod public;
 mod shape;
+mod trusted;
 
 use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+pub use admission::SocketSubscriptions;
 pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
+pub use persisted::{
+    DOCUMENT_ID, DocumentKey, MAX_AUTOMATIC_BYTES, MAX_AUTOMATIC_DOCUMENTS, Persisted, lift_document_id, requested_key,
+};
 use public::carries_credentials;
 pub use public::{is_public_operation, selected_operation};
 pub use shape::{MAX_NESTING, MAX_QUERY_BYTES};
+pub use trusted::{TrustedDocuments, TrustedError};
 
 use crate::auth::AuthMutation;
 use crate::auth::pats::{AccessTokenMutation, AccessTokenQuery};
 use crate::state::State;
 use crate::todos::{TodoMutation, TodoQuery, TodoSubscription};
 use crate::users::UserQuery;
+
+/// Codes of errors raised before execution: the request as a whole was refused (HTTP answers
+/// them 400 under `application/graphql-response+json`; WebSockets with an `error` message).
+const REQUEST_ERROR_CODES: [&str; 12] = [
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "TOO_MANY_DIRECTIVES",
+    "QUERY_TOO_LARGE",
+    "TOO_MANY_SUBSCRIPTIONS",
+    // Persisted documents ([`Persisted`]).
+    "BAD_REQUEST",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_IN_LIST",
+    "PERSISTED_QUERY_ID_REQUIRED",
+    "PERSISTED_QUERY_HASH_MISMATCH",
+];
+
+/// Whether `code` is one of a request refused as a whole before it ran.
+pub fn is_request_error(code: &str) -> bool {
+    REQUEST_ERROR_CODES.contains(&code)
+}
 
 /// The query root.
 #[derive(MergedObject, Default)]

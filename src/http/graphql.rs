@@ -22,16 +22,6 @@ use crate::error::Error;
 use crate::loaders::Loaders;
 use crate::users::store as users;
 
-/// Codes of errors raised before execution: the request as a whole was refused.
-const REQUEST_ERROR_CODES: [&str; 6] = [
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "QUERY_TOO_DEEP",
-    "QUERY_TOO_COMPLEX",
-    "TOO_MANY_DIRECTIVES",
-    "QUERY_TOO_LARGE",
-];
-
 /// `POST /graphql`.
 pub async fn post(
     State(app): State<App>,
@@ -249,10 +239,9 @@ fn respond(media: Media, response: GqlResponse) -> Response {
     let refused = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|ext| ext.get("code"))
-                .is_some_and(|code| REQUEST_ERROR_CODES.iter().any(|c| *code == async_graphql::Value::from(*c)))
+            e.extensions.as_ref().and_then(|ext| ext.get("code")).is_some_and(
+                |code| matches!(code, async_graphql::Value::String(code) if crate::graphql::is_request_error(code)),
+            )
         });
     // Serialised straight from the response: no intermediate JSON tree.
     let body =

@@ -1,10 +1,12 @@
 //! The HTTP surface: routes, and the responses shared by them.
 
+mod caching;
 mod graphql;
 mod health;
 mod media;
 mod params;
 mod playground;
+pub mod server;
 mod ws;
 
 use axum::Router;
@@ -27,6 +29,8 @@ pub struct App {
     pub state: State,
     /// Open subscription sockets per user, for `WS_MAX_CONNECTIONS_PER_USER`.
     pub sockets: std::sync::Arc<ws::Sockets>,
+    /// Becomes `true` when the server shuts down: open WebSockets close with 1001.
+    pub going_away: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Every route of todoql.
@@ -34,7 +38,10 @@ pub fn router(app: App) -> Router {
     let body_limit = DefaultBodyLimit::max(app.state.config.max_body_bytes);
     let cors = cors(&app.state.config.cors_allowed_origins);
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql",
+            get(graphql::get).post(graphql::post).layer(axum::middleware::map_response(caching::private)),
+        )
         .route("/graphql/ws", get(ws::upgrade))
         .route("/playground", get(playground::page))
         .route("/playground/assets/{file}", get(playground::asset))
@@ -86,7 +93,7 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
 
 /// `GET /`: the playground when it is served, else a pointer to the API.
 async fn root(axum::extract::State(app): axum::extract::State<App>) -> Response {
-    if app.state.config.playground {
+    if app.state.config.playground && !app.state.config.trusted_documents_only {
         Redirect::temporary("/playground").into_response()
     } else {
         (StatusCode::NOT_FOUND, "todoql: GraphQL is served at /graphql\n").into_response()

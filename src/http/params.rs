@@ -1,4 +1,6 @@
 //! The GraphQL over HTTP request parameters, read strictly from a JSON body or a query string.
+//! A request names its document instead of sending it with `documentId` or
+//! `extensions.persistedQuery` (`crate::graphql::Persisted` finds it).
 
 use async_graphql::{Request, Variables};
 use serde_json::{Map, Value};
@@ -36,8 +38,11 @@ pub fn from_query_string(query: &str) -> Result<Request, String> {
 }
 
 fn from_map(mut map: Map<String, Value>) -> Result<Request, String> {
+    let persisted = map.contains_key("documentId")
+        || map.get("extensions").and_then(|e| e.get("persistedQuery")).is_some_and(|p| !p.is_null());
     let query = match map.remove("query") {
         Some(Value::String(query)) => query,
+        Some(Value::Null) | None if persisted => String::new(),
         Some(_) => return Err("`query` must be a string".to_owned()),
         None => return Err("the `query` parameter is missing".to_owned()),
     };
@@ -53,8 +58,24 @@ fn from_map(mut map: Map<String, Value>) -> Result<Request, String> {
         Some(_) => return Err("`variables` must be an object or null".to_owned()),
     }
     match map.remove("extensions") {
-        Some(Value::Object(_)) | Some(Value::Null) | None => {}
+        Some(Value::Object(extensions)) => {
+            request.extensions = async_graphql::Extensions(
+                extensions
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key, async_graphql::Value::from_json(value).ok()?)))
+                    .collect(),
+            );
+        }
+        Some(Value::Null) | None => {}
         Some(_) => return Err("`extensions` must be an object or null".to_owned()),
     }
+    match map.remove("documentId") {
+        Some(Value::String(id)) => {
+            request.extensions.insert(crate::graphql::DOCUMENT_ID.to_owned(), async_graphql::Value::String(id));
+        }
+        Some(_) => return Err("`documentId` must be a string".to_owned()),
+        None => {}
+    }
+    crate::graphql::requested_key(&request)?;
     Ok(request)
 }

@@ -5,7 +5,8 @@
 //! served under a name carrying a hash of its content (`graphiql.3f9a….min.js`), cached for
 //! a year as immutable, and sent as the `.gz` twin `playground/build.mjs` made when the
 //! client accepts gzip: compressing at build time costs nothing per request or at start-up.
-//! `PLAYGROUND=false` turns the page and its assets into 404s.
+//! `PLAYGROUND=false` turns the page and its assets into 404s; so does `TRUSTED_DOCUMENTS_ONLY`,
+//! whose server would refuse anything typed into the playground, and the page says why.
 
 use std::sync::LazyLock;
 
@@ -122,6 +123,9 @@ pub async fn page(State(app): State<App>) -> Response {
     if !app.state.config.playground {
         return StatusCode::NOT_FOUND.into_response();
     }
+    if let Some(off) = off_for_trusted_documents(&app) {
+        return off;
+    }
     let mut bytes = [0_u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let nonce = URL_SAFE_NO_PAD.encode(bytes);
@@ -133,7 +137,7 @@ pub async fn page(State(app): State<App>) -> Response {
 
 /// `GET /playground/assets/{file}`: a versioned asset, gzipped when the client accepts it.
 pub async fn asset(State(app): State<App>, Path(file): Path<String>, request: HeaderMap) -> Response {
-    if !app.state.config.playground {
+    if !app.state.config.playground || app.state.config.trusted_documents_only {
         return StatusCode::NOT_FOUND.into_response();
     }
     let Some(found) = SITE.assets.iter().find(|versioned| versioned.file == file) else {
@@ -157,6 +161,16 @@ pub async fn asset(State(app): State<App>, Path(file): Path<String>, request: He
         found.asset.raw
     };
     (headers, Body::from(bytes)).into_response()
+}
+
+/// The answer to `/playground` when only trusted documents run: the playground sends free text,
+/// which such a server refuses.
+fn off_for_trusted_documents(app: &App) -> Option<Response> {
+    app.state.config.trusted_documents_only.then(|| {
+        let message = "The playground is off: this todoql runs only the operations of its trusted documents \
+                       (TRUSTED_DOCUMENTS_ONLY=true), and the playground sends operations as text.\n";
+        (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], message).into_response()
+    })
 }
 
 /// The headers every playground response carries.

@@ -6,7 +6,9 @@
 //! token expires is closed with 4403, and a client that never initialises is closed with
 //! 4408 after ten seconds.
 
-use std::collections::HashMap;
+mod refusals;
+mod sockets;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,8 +27,12 @@ use crate::auth::bearer::{self, Credential};
 use crate::auth::pats;
 use crate::auth::throttle::{self, ClientAddr};
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
+use crate::graphql::SocketSubscriptions;
 use crate::loaders::Loaders;
 use crate::users::store as users;
+use refusals::Refusals;
+use sockets::SocketSlot;
+pub use sockets::Sockets;
 
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,8 +43,12 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 const FORBIDDEN: u16 = 4403;
 /// Close code (RFC 6455 §7.4.1) for a token that cannot be checked right now.
 const TRY_AGAIN_LATER: u16 = 1013;
-/// Close code for a client that did not initialise in time.
+/// Close code for a client that did not initialise in time, or (anonymous) went idle.
 const INIT_TIMED_OUT: u16 = 4408;
+/// Close code for a holder over their socket limit.
+const TOO_MANY: u16 = 4429;
+/// Close code (RFC 6455 §7.4.1) when the server shuts down: reconnect elsewhere.
+const GOING_AWAY: u16 = 1001;
 
 /// Upgrades the connection.
 pub async fn upgrade(
@@ -58,10 +68,18 @@ pub async fn upgrade(
     // Operations on the socket (a `signIn` sent over it, say) are charged to the client's
     // sign-in budget exactly like the same operation over HTTP.
     let client = throttle::client_of(&headers, peer.ip(), app.state.config.trust_proxy);
+    // Until it proves a user, a socket counts against its client address: sockets waiting for
+    // `connection_init`, and those initialised without a token.
+    let holder = throttle::client_key(client.map_or(peer.ip(), |c| c.0));
+    let Some(anonymous) = app.sockets.open(holder, app.state.config.ws_max_anonymous_per_client) else {
+        let message = "too many WebSockets without a user from this address; sign in, or close some";
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "10")], message).into_response();
+    };
+    let connection = Connection { header_token, client, anonymous: Some(anonymous) };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, app, protocol, Connection { header_token, client }))
+        .on_upgrade(move |socket| serve(socket, app, protocol, connection))
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -76,45 +94,8 @@ struct Connection {
     header_token: Option<String>,
     /// Its address, for sign-in rate limits.
     client: Option<ClientAddr>,
-}
-
-/// Close code for a user over their socket limit.
-const TOO_MANY: u16 = 4429;
-
-/// Open sockets per signed-in user on this instance.
-#[derive(Default)]
-pub struct Sockets(Mutex<HashMap<String, usize>>);
-
-impl Sockets {
-    /// Counts a socket for `user_id` unless they already have `limit`.
-    fn open(self: &Arc<Self>, user_id: &str, limit: usize) -> Option<SocketSlot> {
-        let mut open = self.0.lock().ok()?;
-        let count = open.entry(user_id.to_owned()).or_default();
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(SocketSlot { sockets: self.clone(), user_id: user_id.to_owned() })
-    }
-}
-
-/// One counted socket; dropping it (the socket ended) uncounts it.
-struct SocketSlot {
-    sockets: Arc<Sockets>,
-    user_id: String,
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.sockets.0.lock()
-            && let Some(count) = open.get_mut(&self.user_id)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.user_id);
-            }
-        }
-    }
+    /// Its place among its address's sockets without a user, given up once it proves one.
+    anonymous: Option<SocketSlot>,
 }
 
 /// What the connection learned at `connection_init`.
@@ -125,21 +106,37 @@ struct Session {
     refused: Option<(u16, &'static str)>,
     /// When the token expires, seconds since the epoch.
     expires_at: Option<i64>,
-    /// The signed-in user's place in the per-user socket count, released with the session.
+    /// Its place in the per-user socket count (signed in) or its address's (anonymous),
+    /// released with the session.
     slot: Option<SocketSlot>,
     /// The revocation watch of the personal access token that authenticated the socket.
     revocation: Option<pats::Watch>,
+    /// Initialised without a token: closed once idle.
+    anonymous: bool,
 }
 
 async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connection: Connection) {
     let (mut sink, stream) = socket.split();
-    let input = stream.take_while(|message| future::ready(message.is_ok())).filter_map(|message| {
-        future::ready(match message {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
-            _ => None,
-        })
+    // When the client last sent anything (microseconds since the epoch).
+    let heard = Arc::new(std::sync::atomic::AtomicI64::new(crate::clock::now_micros()));
+    let input = stream.take_while(|message| future::ready(message.is_ok())).filter_map({
+        let heard = heard.clone();
+        move |message| {
+            heard.store(crate::clock::now_micros(), std::sync::atomic::Ordering::Relaxed);
+            future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                    let data = message.into_data();
+                    // A persisted document's `documentId` (issue 14) has no place in
+                    // async-graphql's request.
+                    Some(crate::graphql::lift_document_id(&data).map_or(data, Into::into))
+                }
+                _ => None,
+            })
+        }
     });
     let session = Arc::new(Mutex::new(Session::default()));
+    let mut going_away = app.going_away.clone();
+    let idle_limit = Duration::from_secs(app.state.config.ws_anonymous_idle_timeout);
     let on_init = {
         let (app, session) = (app.clone(), session.clone());
         move |payload: Value| async move { initialise(app, session, payload, connection).await }
@@ -147,20 +144,25 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
     let mut messages = async_graphql::http::WebSocket::new(app.schemas.full.clone(), input, protocol)
         .on_connection_init(on_init)
         .keepalive_timeout(None);
+    let mut refusals = Refusals::new(protocol);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
     let mut revocation = None;
     loop {
-        let expiry = session.lock().ok().and_then(|s| s.expires_at);
+        let (expiry, anonymous) = session.lock().map_or((None, false), |s| (s.expires_at, s.anonymous));
         if revocation.is_none() {
             revocation = session.lock().ok().and_then(|mut s| s.revocation.take());
         }
+        let idle_since = heard.load(std::sync::atomic::Ordering::Relaxed);
         let outgoing = tokio::select! {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => {
                     acknowledged |= text.contains("\"connection_ack\"");
-                    Message::Text(text.into())
+                    match refusals.rewrite(text) {
+                        Some(text) => Message::Text(text.into()),
+                        None => continue,
+                    }
                 }
                 Some(WsMessage::Close(code, reason)) => match session.lock().ok().and_then(|s| s.refused) {
                     Some((code, reason)) => close(code, reason),
@@ -176,6 +178,13 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
             () = expired(expiry) => close(FORBIDDEN, "the access token expired; reconnect with a fresh one"),
             () = pats::revoked(&mut revocation) => close(FORBIDDEN, "the personal access token was revoked"),
             () = &mut init_deadline, if !acknowledged => close(INIT_TIMED_OUT, "Connection initialisation timeout"),
+            () = idle(idle_since, idle_limit), if anonymous => {
+                if heard.load(std::sync::atomic::Ordering::Relaxed) != idle_since {
+                    continue;
+                }
+                close(INIT_TIMED_OUT, "closed after a while without a word from a socket without a user")
+            }
+            () = leaving(&mut going_away) => close(GOING_AWAY, "the server is shutting down; reconnect"),
         };
         let closing = matches!(outgoing, Message::Close(_));
         // A client that stops reading blocks this send (its events wait, bounded, in the
@@ -189,6 +198,20 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
             break;
         }
     }
+}
+
+/// Resolves once the server shuts down (never if it cannot tell).
+async fn leaving(going_away: &mut tokio::sync::watch::Receiver<bool>) {
+    if going_away.wait_for(|leaving| *leaving).await.map(|_| ()).is_err() {
+        future::pending::<()>().await;
+    }
+}
+
+/// Resolves `limit` after `since` (microseconds since the epoch).
+async fn idle(since: i64, limit: Duration) {
+    let limit = i64::try_from(limit.as_micros()).unwrap_or(i64::MAX);
+    let left = since.saturating_add(limit).saturating_sub(crate::clock::now_micros());
+    tokio::time::sleep(Duration::from_micros(u64::try_from(left).unwrap_or(0))).await;
 }
 
 /// Resolves once a token that expires at `at` (seconds since the epoch) has expired; never
@@ -260,19 +283,29 @@ async fn initialise(
             return Err(async_graphql::Error::new("Forbidden"));
         }
     };
-    if let Viewer::User(user) = &viewer {
-        let limit = app.state.config.ws_max_connections_per_user;
-        let Some(slot) = app.sockets.open(&user.id, limit) else {
+    match &viewer {
+        Viewer::User(user) => {
+            let limit = app.state.config.ws_max_connections_per_user;
+            let Some(slot) = app.sockets.open(format!("user:{}", user.id), limit) else {
+                if let Ok(mut s) = session.lock() {
+                    s.refused = Some((TOO_MANY, "too many open subscription sockets for this user"));
+                }
+                return Err(async_graphql::Error::new("too many open subscription sockets for this user"));
+            };
+            // Counted as the user's now, no longer as its address's.
             if let Ok(mut s) = session.lock() {
-                s.refused = Some((TOO_MANY, "too many open subscription sockets for this user"));
+                s.slot = Some(slot);
             }
-            return Err(async_graphql::Error::new("too many open subscription sockets for this user"));
-        };
-        if let Ok(mut s) = session.lock() {
-            s.slot = Some(slot);
+        }
+        _ => {
+            if let Ok(mut s) = session.lock() {
+                s.slot = connection.anonymous;
+                s.anonymous = true;
+            }
         }
     }
     let mut data = Data::default();
+    data.insert(SocketSubscriptions::new(app.state.config.ws_max_subscriptions_per_socket));
     data.insert(viewer);
     data.insert(SignedInHere::default());
     // The loaders live as long as the socket: they batch the loads of one event but must not

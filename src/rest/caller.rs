@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use super::problem::Problem;
 use crate::auth::bearer::{self, Credential};
+use crate::auth::in_flight::Slot;
 use crate::auth::{AuthenticatedUser, Viewer};
 use crate::db::Snapshot;
 use crate::error::Error;
@@ -29,12 +30,28 @@ pub struct Caller {
     /// On SQLite, the read transaction a `GET`'s reads share: the user check and the list
     /// see one state, and the transaction is begun and ended once.
     snapshot: Option<Snapshot>,
+    /// One of the user's in-flight slots, held while the route runs (as a GraphQL request
+    /// holds one).
+    _slot: Slot,
 }
+
+/// What any task route costs from the user's budget: a task's seven fields and the route
+/// itself, as a GraphQL request for one todo with every field would. A list also pays for
+/// each task it may return ([`Caller::charge`]).
+pub const ROUTE_COST: u64 = 8;
 
 impl Caller {
     /// The caller's todos; reads go through the request's snapshot when it has one.
     pub fn store<'a>(&'a self, state: &'a State) -> TodoStore<'a> {
         TodoStore::in_snapshot(state, &self.user, self.snapshot.as_ref())
+    }
+
+    /// Draws `cost` more from the user's budget (`429` with `Retry-After` when it cannot pay).
+    pub fn charge(&self, state: &State, cost: u64) -> Result<(), Problem> {
+        if state.budget.is_on() {
+            state.budget.charge(&self.user.id, cost)?;
+        }
+        Ok(())
     }
 
     /// The id the path names the caller by: the `user_id` of every task it is shown.
@@ -93,11 +110,17 @@ impl FromRequestParts<App> for Caller {
         if path_param(parts, "user_id").await? != subject {
             return Err(Error::Forbidden.into());
         }
+        // Refused for scope before it queues or costs anything.
         let required = super::scopes::required(&parts.method);
         if !required.allows(user.access.scopes) {
             return Err(Error::InsufficientScope(required).into());
         }
-        Ok(Self { user, subject, snapshot })
+        // The fairness of `/graphql`: the user's requests queue behind each other, and each
+        // draws from the same budget.
+        let slot = state.in_flight.enter(&user.id).await?;
+        let caller = Self { user, subject, snapshot, _slot: slot };
+        caller.charge(state, ROUTE_COST)?;
+        Ok(caller)
     }
 }
 

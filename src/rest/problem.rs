@@ -87,7 +87,7 @@ impl Issue {
     }
 }
 
-// The four responses below exist for the OpenAPI document: their bodies are written by
+// The responses below exist for the OpenAPI document: their bodies are written by
 // `Problem`, from the same `Message` and `Invalid` types, never by building these.
 
 /// The token is missing, unusable or expired, or its user no longer exists.
@@ -108,6 +108,13 @@ pub struct Forbidden(Message);
 #[derive(ToResponse)]
 #[expect(dead_code, reason = "documentation only")]
 pub struct NotFound(Message);
+
+/// The user's cost budget cannot pay for this request yet, or too many of their requests
+/// wait already; retry after the seconds `Retry-After` gives.
+#[derive(ToResponse)]
+#[expect(dead_code, reason = "documentation only")]
+#[response(headers(("Retry-After" = u64, description = "Seconds until the request can be paid for")))]
+pub struct TooManyRequests(Message);
 
 /// The body is not JSON, not an object, or a field breaks a rule; or a query parameter does.
 #[derive(ToResponse)]

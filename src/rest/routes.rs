@@ -17,7 +17,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::problem::{Forbidden, Invalid, Issue, Loc, Message, NotFound, Problem, Unauthorized, Unprocessable};
+use super::problem::{
+    Forbidden, Invalid, Issue, Loc, Message, NotFound, Problem, TooManyRequests, Unauthorized, Unprocessable,
+};
 use super::tasks;
 use crate::http::App;
 use crate::metrics::Metrics;
@@ -37,7 +39,7 @@ use crate::metrics::Metrics;
     security(("bearer" = [])),
     components(
         schemas(Message, Invalid, Issue, Loc),
-        responses(Unauthorized, Forbidden, NotFound, Unprocessable),
+        responses(Unauthorized, Forbidden, NotFound, TooManyRequests, Unprocessable),
     ),
     tags((name = "tasks", description = "The caller's tasks."))
 )]

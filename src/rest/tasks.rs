@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::{TaskCreate, TaskReplace};
 use super::caller::{Caller, TaskId};
-use super::problem::{Forbidden, NotFound, Problem, Unauthorized, Unprocessable};
+use super::problem::{Forbidden, NotFound, Problem, TooManyRequests, Unauthorized, Unprocessable};
 use super::query::ListQuery;
 use super::task::Task;
 use crate::error::Error;
@@ -35,11 +35,14 @@ const TAG: &str = "tasks";
         (status = 200, description = "The tasks, in order.", body = Vec<Task>),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 422, response = Unprocessable),
     ),
 )]
 pub async fn list(State(app): State<App>, caller: Caller, RawQuery(query): RawQuery) -> Result<Response, Problem> {
     let listing = ListQuery::parse(query.as_deref())?.listing()?;
+    // Each task it may return costs its seven fields, as in a GraphQL connection.
+    caller.charge(&app.state, 7 * listing.limit)?;
     let todos = caller.store(&app.state).list(&listing).await?;
     let tasks: Vec<Task> = todos.iter().map(|todo| Task::of(todo, caller.subject())).collect();
     Ok(json(StatusCode::OK, &tasks, tasks.len()))
@@ -58,6 +61,7 @@ pub async fn list(State(app): State<App>, caller: Caller, RawQuery(query): RawQu
             headers(("Location" = String, description = "The task's own route."))),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 422, response = Unprocessable),
     ),
 )]
@@ -91,6 +95,7 @@ pub async fn create(
         (status = 200, description = "The task.", body = Task),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 404, response = NotFound),
     ),
 )]
@@ -115,6 +120,7 @@ pub async fn show(State(app): State<App>, caller: Caller, TaskId(id): TaskId) ->
         (status = 200, description = "The task as updated.", body = Task),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
     ),
@@ -147,6 +153,7 @@ pub async fn replace(
         (status = 204, description = "Deleted."),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 404, response = NotFound),
     ),
 )]
@@ -169,6 +176,7 @@ pub async fn remove(State(app): State<App>, caller: Caller, TaskId(id): TaskId) 
         (status = 200, description = "The task, `completed` flipped.", body = Task),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
         (status = 404, response = NotFound),
     ),
 )]

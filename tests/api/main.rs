@@ -13,6 +13,7 @@ mod http;
 mod inline;
 mod limits;
 mod pagination;
+mod persisted;
 mod postgres;
 mod process;
 mod rest;

@@ -148,6 +148,35 @@ async fn answers(app: &TestApp, ann: &TestUser, bob: &TestUser) -> Vec<Value> {
     recorded
 }
 
+/// Every route's answer to a user whose budget cannot pay for it (429), from a server whose
+/// budget pays for one route and refills slowly.
+async fn refusals_for_cost() -> Vec<Value> {
+    let app = TestApp::spawn_with(|c| {
+        c.cost_budget = 10;
+        c.cost_restore_rate = 1;
+    })
+    .await;
+    let user = app.sign_up().await;
+    let id = id_of(&app.create_task(&user, "the one it could pay for").await);
+    let (list, one, done) = ("/api/{user_id}/tasks", "/api/{user_id}/tasks/{id}", "/api/{user_id}/tasks/{id}/complete");
+    let good = || Some(json!({ "title": "t" }));
+    let mut recorded = Vec::new();
+    for (method, route, body) in [
+        (Method::GET, list, None),
+        (Method::POST, list, good()),
+        (Method::GET, one, None),
+        (Method::PUT, one, good()),
+        (Method::DELETE, one, None),
+        (Method::PATCH, done, None),
+    ] {
+        let path = route.replace("{user_id}", &user.id).replace("{id}", &id);
+        let reply = app.rest(method.clone(), &path, Some(&user.token), body).await;
+        assert_eq!(reply.status, 429, "{method} {path}: {reply:?}");
+        recorded.push(answer(&method, route, reply));
+    }
+    recorded
+}
+
 #[tokio::test]
 async fn the_document_is_valid_openapi_3_1_and_describes_every_answer_the_routes_give() {
     let app = TestApp::spawn().await;
@@ -157,7 +186,8 @@ async fn the_document_is_valid_openapi_3_1_and_describes_every_answer_the_routes
     let document: Value = document.json().await.expect("JSON");
     let (document_path, answers_path) = (dir.path().join("openapi.json"), dir.path().join("answers.json"));
     std::fs::write(&document_path, document.to_string()).expect("write");
-    let recorded = answers(&app, &ann, &bob).await;
+    let mut recorded = answers(&app, &ann, &bob).await;
+    recorded.extend(refusals_for_cost().await);
     std::fs::write(&answers_path, Value::Array(recorded.clone()).to_string()).expect("write");
     let (passed, output) = validate(&document_path, Some(&answers_path)).await;
     println!("{output}");

@@ -118,3 +118,30 @@ async fn a_better_auth_token_reaches_the_tasks_of_its_own_subject() {
     assert_eq!(app.rest(Method::GET, &tasks(&linked.id), Some(&ada.jwt), None).await.status, 403);
     assert_eq!(app.rest(Method::GET, &tasks(&subject), Some(&eve.jwt), None).await.status, 403);
 }
+
+#[tokio::test]
+async fn rest_and_graphql_draw_from_one_budget_and_a_spent_one_answers_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| {
+        c.cost_budget = 500;
+        c.cost_restore_rate = 1;
+    })
+    .await;
+    let user = app.sign_up().await;
+    // A list of up to 20 costs 8 + 7 × 20 = 148 from the budget; GraphQL pays from the same.
+    let list = format!("/api/{}/tasks?limit=20", user.id);
+    assert_eq!(app.rest(Method::GET, &list, Some(&user.token), None).await.status, 200);
+    let read = "{ todos(first: 20) { nodes { id title completed } } }";
+    let body = app.as_user(&user, read, json!({})).await;
+    let remaining = body["extensions"]["cost"]["remaining"].as_u64().expect("what is left");
+    assert!(remaining < 500 - 148, "GraphQL sees what REST spent: {body}");
+    let refused = loop {
+        let reply = app.rest(Method::GET, &list, Some(&user.token), None).await;
+        if reply.status != 200 {
+            break reply;
+        }
+    };
+    assert_eq!(refused.status, 429, "{refused:?}");
+    let retry: u64 = refused.headers["retry-after"].to_str().expect("ASCII").parse().expect("seconds");
+    assert!(retry >= 1, "{refused:?}");
+    assert!(refused.detail().contains("budget"), "{refused:?}");
+}

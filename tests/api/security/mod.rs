@@ -4,6 +4,7 @@
 //!
 //! Timeouts here only turn a hang into a failure; no test asserts how fast anything is.
 
+mod connections;
 mod documents;
 mod fairness;
 mod grammar;

@@ -22,7 +22,11 @@ async fn a_request_running_past_request_timeout_is_stopped_with_timeout() {
 
     let create = "mutation { createTodo(input: { title: \"stuck\" }) { id } }";
     let (status, body) = within(HANG, app.post(Some(&user.token), create, json!({}))).await;
-    assert_eq!((status, error_code(&body)), (503, "TIMEOUT"), "{body}");
+    // The request's deadline, or its statement's (STATEMENT_TIMEOUT is capped at the request
+    // timeout, so on PostgreSQL the database may cancel the waiting insert first): either way
+    // TIMEOUT, never a 500.
+    assert_eq!(error_code(&body), "TIMEOUT", "{body}");
+    assert!(status == 503 || (status == 200 && body["data"].is_null()), "{status}: {body}");
 
     lock.rollback().await.expect("release the lock");
     db.close().await.ok();

@@ -1,0 +1,297 @@
+//! Serving connections (issue 13): the accept loop, with a cap on open connections and
+//! deadlines for the parts of a connection's life that a client controls.
+//!
+//! - A connection is **idle** between requests (and before its first): it is closed after
+//!   [`Limits::idle_timeout`] without a byte (keep-alive idle; set it above a load balancer's
+//!   own idle timeout, or the balancer may reuse a connection the server is closing).
+//! - Once a request's first byte arrives, its headers must be complete within
+//!   [`Limits::header_timeout`] — a client sending half a request (slowloris) is cut off.
+//! - While a request is being served, the router's own time limits apply (the request
+//!   timeout, which also bounds reading the body).
+//! - Past [`Limits::max_connections`] open connections, a new one is answered `503` with
+//!   `Retry-After` and closed, or (past a few hundred such answers at once) closed outright.
+//!
+//! On shutdown the listener stops accepting, WebSockets are told to go away (1001), every
+//! connection finishes the request it is serving, and idle ones close.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// How many over-the-cap connections may be getting their `503` at once; past it they are
+/// closed unanswered.
+const MAX_REFUSALS: usize = 256;
+/// How long an over-the-cap connection has to send its request before it is closed.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The connection limits, from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The most connections open at once.
+    pub max_connections: usize,
+    /// How long a request's headers may take once its first byte has arrived.
+    pub header_timeout: Duration,
+    /// How long a connection may stay open without a byte between requests.
+    pub idle_timeout: Duration,
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves; then tells
+/// WebSockets to go away (`going_away`) and waits for the open connections to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+    going_away: watch::Sender<bool>,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    // Connections hold a receiver; shutdown drops the sender, and waits until they are gone.
+    let (closing, closed) = watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        match open.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let (router, closed) = (router.clone(), closed.clone());
+                tokio::spawn(async move {
+                    connection(stream, peer, router, limits, closed).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => match refusals.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    tokio::spawn(async move {
+                        refuse(stream).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => drop(stream),
+            },
+        }
+    }
+    drop(listener);
+    going_away.send_replace(true);
+    drop(closed);
+    closing.send_replace(());
+    closing.closed().await;
+}
+
+/// Serves one connection until it ends, breaks a deadline, or the server shuts down.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    mut closing: watch::Receiver<()>,
+) {
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let served = Served::begin(activity.clone());
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request.map(Body::new)).await;
+                drop(served);
+                response
+            }
+        })
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Deadlines are kept here (`Activity`), not by hyper's header timer, which would also cut
+    // idle keep-alive connections at the header deadline.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(64).enable_connect_protocol();
+    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    let mut shutting_down = false;
+    loop {
+        let deadline = activity.deadline(&limits);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = activity.changed.notified() => {}
+            () = sleep_until(deadline) => {
+                if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
+                    // Dropping the connection closes it.
+                    return;
+                }
+            }
+            _ = closing.changed(), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers one request on an over-the-cap connection with `503` and closes it.
+async fn refuse(stream: TcpStream) {
+    let service = hyper::service::service_fn(|_: Request<Incoming>| async {
+        let mut response = Response::new(Body::from("todoql is at its connection limit; retry shortly\n"));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Ok::<_, Infallible>(response)
+    });
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.timer(TokioTimer::new()).header_read_timeout(REFUSAL_TIMEOUT).keep_alive(false);
+    let conn = http1.serve_connection(TokioIo::new(stream), service);
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT * 2, conn).await;
+}
+
+/// Where a connection is in its life, for its deadlines.
+#[derive(Default)]
+struct Activity {
+    phase: Mutex<Phase>,
+    /// Woken when the phase changes, so the connection's deadline is taken anew.
+    changed: Notify,
+}
+
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Between requests since then, without a byte.
+    Idle(Instant),
+    /// A request's first byte arrived then; its headers have not yet.
+    Arriving(Instant),
+    /// This many requests are being served.
+    Busy(usize),
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Self::Idle(Instant::now())
+    }
+}
+
+impl Activity {
+    fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+            Phase::Idle(since) => Some(since + limits.idle_timeout),
+            Phase::Arriving(since) => Some(since + limits.header_timeout),
+            Phase::Busy(_) => None,
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(Phase) -> Phase) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        *phase = change(*phase);
+        drop(phase);
+        self.changed.notify_one();
+    }
+
+    /// Bytes arrived: between requests, a request has begun to arrive.
+    fn read(&self) {
+        let idle = matches!(*self.phase.lock().unwrap_or_else(PoisonError::into_inner), Phase::Idle(_));
+        if idle {
+            self.update(|phase| match phase {
+                Phase::Idle(_) => Phase::Arriving(Instant::now()),
+                other => other,
+            });
+        }
+    }
+}
+
+/// A request being served: the connection is busy until it is dropped.
+struct Served(Arc<Activity>);
+
+impl Served {
+    fn begin(activity: Arc<Activity>) -> Self {
+        activity.update(|phase| match phase {
+            Phase::Busy(n) => Phase::Busy(n + 1),
+            _ => Phase::Busy(1),
+        });
+        Self(activity)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.0.update(|phase| match phase {
+            Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
+            _ => Phase::Idle(Instant::now()),
+        });
+    }
+}
+
+/// A connection's stream, telling its [`Activity`] when bytes arrive.
+struct Watched {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

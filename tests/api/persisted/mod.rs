@@ -1,0 +1,10 @@
+//! Persisted documents (issue 14) over real HTTP and WebSocket, in the request shapes Apollo
+//! Client's `PersistedQueryLink`, urql's `persistedExchange` and the GraphQL over HTTP
+//! persisted-documents appendix send: automatic persisted queries, documents by id, trusted
+//! manifests and the trusted-documents-only mode; and the caching headers of `/graphql`.
+
+mod apq;
+mod caching;
+mod support;
+mod trusted;
+mod trusted_only;
