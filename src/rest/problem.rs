@@ -97,9 +97,11 @@ impl Issue {
 pub struct Unauthorized(Message);
 
 /// The token is valid, but its subject is not the `{user_id}` of the path; or it lacks the
-/// route's scope, and then `WWW-Authenticate` names the scope needed.
+/// route's scope (see the operation's `security`), and then the answer carries
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="todos:read"` (or `todos:write`).
+// The header is in the description, not under `headers`: only one of the two refusals sends
+// it, and a documented header is one every answer with this status carries (tests/openapi).
 #[derive(ToResponse)]
-#[response(headers(("WWW-Authenticate" = String, description = "On a refusal for scope: `Bearer error=\"insufficient_scope\", scope=\"todos:read\"` (or `todos:write`)")))]
 #[expect(dead_code, reason = "documentation only")]
 pub struct Forbidden(Message);
 
