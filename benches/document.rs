@@ -66,7 +66,7 @@ fn execute(c: &mut Criterion) {
     let sign_up = r#"mutation { signUp(input: {email: "bench@bench.test", password: "bench-password", name: "Bench"}) { user { id } } }"#;
     let data = runtime.block_on(on.execute(request(sign_up, Viewer::Anonymous))).data.into_json();
     let id = data.expect("json")["signUp"]["user"]["id"].as_str().expect("id").to_owned();
-    let user = || Viewer::User(AuthenticatedUser { id: id.clone() });
+    let user = || Viewer::User(AuthenticatedUser::trusted(id.clone()));
     for n in 0..20 {
         let create = format!(r#"mutation {{ createTodo(input: {{title: "Todo {n}"}}) {{ id }} }}"#);
         let response = runtime.block_on(on.execute(request(&create, user())));
@@ -121,7 +121,7 @@ fn persisted(c: &mut Criterion) {
     let sign_up = r#"mutation { signUp(input: {email: "bench@bench.test", password: "bench-password", name: "Bench"}) { user { id } } }"#;
     let data = runtime.block_on(schema.execute(request(sign_up, Viewer::Anonymous))).data.into_json();
     let id = data.expect("json")["signUp"]["user"]["id"].as_str().expect("id").to_owned();
-    let user = || Viewer::User(AuthenticatedUser { id: id.clone() });
+    let user = || Viewer::User(AuthenticatedUser::trusted(id.clone()));
     for n in 0..20 {
         let create = format!(r#"mutation {{ createTodo(input: {{title: "Todo {n}"}}) {{ id }} }}"#);
         assert!(runtime.block_on(schema.execute(request(&create, user()))).errors.is_empty());

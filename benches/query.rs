@@ -96,7 +96,7 @@ async fn fixture() -> Fixture {
         let data = execute_ok(&schema, request(&sign_up, Viewer::Anonymous)).await.into_json().expect("json");
         let id = data["signUp"]["user"]["id"].as_str().expect("id").to_owned();
         let token = data["signUp"]["accessToken"].as_str().expect("token").to_owned();
-        let viewer = || Viewer::User(AuthenticatedUser { id: id.clone() });
+        let viewer = || Viewer::User(AuthenticatedUser::trusted(id.clone()));
         for chunk in 0..TODOS_PER_USER / BATCH {
             let fields: String = (1..=BATCH)
                 .map(|k| {
@@ -195,7 +195,7 @@ fn read(c: &mut Criterion) {
     });
     group.bench_function("db: TodoStore::page", |b| {
         b.to_async(&runtime).iter(|| async {
-            let owner = AuthenticatedUser { id: fixture.user().0.clone() };
+            let owner = AuthenticatedUser::trusted(fixture.user().0.clone());
             let page = TodoStore::of(&fixture.state, &owner).page(&args).await.expect("page");
             assert_eq!(page.todos.len(), 20);
             black_box(page.has_next)
@@ -205,7 +205,7 @@ fn read(c: &mut Criterion) {
     group.bench_function("schema.execute", |b| {
         b.to_async(&runtime).iter(|| async {
             let (id, _) = fixture.user();
-            let viewer = Viewer::User(AuthenticatedUser { id: id.clone() });
+            let viewer = Viewer::User(AuthenticatedUser::trusted(id.clone()));
             black_box(execute_ok(&fixture.schema, request(READ, viewer)).await)
         })
     });
@@ -237,7 +237,7 @@ fn read(c: &mut Criterion) {
                     let (id, _) = fixture.user().clone();
                     let schema = fixture.schema.clone();
                     tokio::spawn(async move {
-                        let viewer = Viewer::User(AuthenticatedUser { id });
+                        let viewer = Viewer::User(AuthenticatedUser::trusted(id));
                         execute_ok(&schema, request(READ, viewer)).await;
                     })
                 })

@@ -107,6 +107,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
     db::migrate(&config).await?;
     let (db, statements) = db::connect(&config).await?;
     let events = crate::events::Events::start(&db);
+    let pats = crate::auth::pats::Pats::start(&db);
     let inline = |kind| {
         let url = &config.database.database_url;
         db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
@@ -130,6 +131,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
         in_flight,
         budget,
+        pats,
     })
 }
 

@@ -20,6 +20,16 @@ pub enum Error {
     Unauthenticated(&'static str),
     /// The user is signed in, but this is not theirs to see or do.
     Forbidden,
+    /// The token lacks the scopes this field requires (`FORBIDDEN` with
+    /// `extensions.requiredScopes`).
+    InsufficientScope(crate::auth::scopes::Requirement),
+    /// Only a session may do this, not a personal access token (`FORBIDDEN`).
+    SessionRequired,
+    /// The user has as many personal access tokens as anyone may; `limit` is that number.
+    AccessTokenLimitReached {
+        /// The most personal access tokens one user may have.
+        limit: u64,
+    },
     /// An update, toggle or delete of an id that is missing or someone else's.
     NotFound,
     /// An input breaks a rule; `field` is the input field as the schema spells it.
@@ -75,6 +85,13 @@ impl Error {
         match self {
             Self::Unauthenticated(message) => (*message).to_owned(),
             Self::Forbidden => "this is not yours to see or change".to_owned(),
+            Self::InsufficientScope(required) => {
+                format!("this token lacks the scopes this needs: {}", crate::auth::scopes::describe(*required))
+            }
+            Self::SessionRequired => "only a session from signIn may do this, not a personal access token".to_owned(),
+            Self::AccessTokenLimitReached { limit } => {
+                format!("you have {limit} personal access tokens, the most anyone may keep; revoke some first")
+            }
             Self::NotFound => "no todo with this id".to_owned(),
             Self::BadUserInput { message, .. } => message.clone(),
             Self::EmailTaken => "an account with this email already exists".to_owned(),
@@ -123,7 +140,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
+            Self::Forbidden | Self::InsufficientScope(_) | Self::SessionRequired => "FORBIDDEN",
+            Self::AccessTokenLimitReached { .. } => "ACCESS_TOKEN_LIMIT_REACHED",
             Self::NotFound => "NOT_FOUND",
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::EmailTaken => "EMAIL_TAKEN",
@@ -187,7 +205,8 @@ impl ErrorExtensions for Error {
                     ext.set("retryAfter", *retry_after)
                 }
                 Self::TooManyInFlight => ext.set("retryAfter", 1),
-                Self::TodoLimitReached { limit } => ext.set("limit", *limit),
+                Self::TodoLimitReached { limit } | Self::AccessTokenLimitReached { limit } => ext.set("limit", *limit),
+                Self::InsufficientScope(required) => ext.set(crate::auth::scopes::REQUIRED_SCOPES, required.to_value()),
                 Self::ServiceUnavailable { retry_after: Some(secs) } => ext.set("retryAfter", *secs),
                 Self::Database(error) if is_unavailable(error) => ext.set("retryAfter", 1),
                 _ => {}

@@ -43,6 +43,8 @@ pub struct State {
     pub outage: Arc<crate::db::Outage>,
     /// The external token issuer (Better Auth) trusted beside todoql's own key, if any.
     pub external: Option<Arc<crate::auth::external::ExternalIssuer>>,
+    /// Personal access tokens' revocations and use ([`crate::auth::pats`]).
+    pub pats: Arc<crate::auth::pats::Pats>,
 }
 
 impl State {

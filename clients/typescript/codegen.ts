@@ -19,7 +19,8 @@ const config: CodegenConfig = {
         importExtension: ".js",
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { DateTime: "string" },
+        // Scope: one of the server's scope names ("todos:read", …), as in @requiresScopes.
+        scalars: { DateTime: "string", Scope: "string" },
         strictScalars: true,
         avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: false },
       },

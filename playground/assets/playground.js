@@ -7,6 +7,10 @@
 // Tokens: the access token lives only in this page's memory. The refresh token lives in
 // memory too, unless the user ticks "Stay signed in": then, and only then, it is also kept
 // in localStorage so that a reload signs the user back in. Tokens never go in a URL.
+//
+// The token bar: from a session, the user can create a personal access token with chosen
+// scopes and make the editor's requests carry it instead of the session, to see what such a
+// token may do, and switch back. Those tokens live in this page's memory only.
 
 (function () {
   "use strict";
@@ -33,6 +37,10 @@
   const form = document.getElementById("todoql-sign-in");
   const signedIn = document.getElementById("todoql-signed-in");
   const status = document.getElementById("todoql-status");
+  const tokenSelect = document.getElementById("todoql-token");
+  const tokenMaker = document.getElementById("todoql-new-token");
+  const tokenForm = document.getElementById("todoql-token-form");
+  const secret = document.getElementById("todoql-secret");
 
   // ---- the session --------------------------------------------------------------------
 
@@ -42,6 +50,10 @@
   let stay = false;
   /** The refresh in flight, shared: refresh tokens rotate, so two at once would revoke the session. */
   let refreshing = null;
+  /** @type {{id: string, name: string, scopes: string[], token: string}[]} personal access tokens made here */
+  let tokens = [];
+  /** The personal access token the editor's requests carry instead of the session, if any. */
+  let acting = null;
 
   /** An error the server reported, with its `extensions.code`. */
   class ApiError extends Error {
@@ -54,11 +66,18 @@
 
   /** Runs one of the public auth operations (no Authorization header: they need none). */
   async function callPublic(query, variables) {
+    return call(query, variables, null);
+  }
+
+  /** Runs an operation with `token` as the bearer token, or none; returns its data. */
+  async function call(query, variables, token) {
     let response;
+    const headers = { "content-type": "application/json", accept: "application/graphql-response+json, application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
     try {
       response = await fetch(endpoint, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+        headers,
         body: JSON.stringify({ query, variables }),
       });
     } catch (error) {
@@ -124,9 +143,15 @@
     }
   }
 
-  /** Forgets the session here (and in localStorage). */
+  /** Forgets the session here (and in localStorage), and the tokens made with it. */
   function forget(message, kind) {
     session = null;
+    tokens = [];
+    acting = null;
+    for (const option of [...tokenSelect.options]) if (option.value) option.remove();
+    tokenSelect.value = "";
+    secret.hidden = true;
+    document.getElementById("todoql-secret-value").value = "";
     storeRefreshToken();
     render();
     say(message || "", kind);
@@ -161,6 +186,11 @@
       else say(`Could not refresh the session: ${explain(error)}`, "error");
       return false;
     }
+  }
+
+  /** The token the editor's requests carry: the chosen personal access token, else the session's. */
+  async function requestToken() {
+    return acting ? acting.token : accessToken();
   }
 
   /** The access token to send now (refreshed first when it is about to expire), or null. */
@@ -260,6 +290,57 @@
 
   setMode("sign-in");
 
+  // ---- the token bar ------------------------------------------------------------------
+
+  /** Makes the editor's requests carry `token` (a personal access token made here), or the session's. */
+  function act(token) {
+    acting = token;
+    tokenSelect.value = token ? token.id : "";
+    say(
+      token
+        ? `Requests now carry the token “${token.name}” (${token.scopes.join(", ")}): fields it may not use answer FORBIDDEN.`
+        : "Requests now carry your session's token (every scope).",
+    );
+  }
+
+  tokenSelect.addEventListener("change", () => {
+    act(tokens.find((token) => token.id === tokenSelect.value) || null);
+  });
+
+  tokenForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = tokenForm.elements;
+    const scopes = [...tokenForm.querySelectorAll("input[name=scope]:checked")].map((input) => input.value);
+    if (!scopes.length) return say("Choose at least one scope for the token.", "error");
+    const button = tokenForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    say("Creating a personal access token…");
+    try {
+      const input = { name: fields.tokenName.value, scopes, expiresInDays: Number(fields.days.value) };
+      const data = await call(
+        "mutation CreateAccessToken($input: CreateAccessTokenInput!) { createAccessToken(input: $input) { token accessToken { id name scopes expiresAt } } }",
+        { input },
+        await accessToken(),
+      );
+      const created = data.createAccessToken;
+      const token = { ...created.accessToken, token: created.token };
+      tokens.push(token);
+      const option = document.createElement("option");
+      option.value = token.id;
+      option.textContent = `${token.name} (${token.scopes.join(" ")})`;
+      tokenSelect.append(option);
+      document.getElementById("todoql-secret-value").value = token.token;
+      secret.hidden = false;
+      tokenMaker.open = false;
+      act(token);
+    } catch (error) {
+      const field = error.extensions.field;
+      say(`Could not create the token: ${error.message}${field ? ` (${field})` : ""}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   /** Settles once a stored session (if the user chose to stay signed in) has been restored. */
   const restored = (function () {
     const token = storedRefreshToken();
@@ -294,11 +375,12 @@
     const ours = !headers.has("authorization");
     let sent = null;
     if (ours) {
-      sent = await accessToken();
+      sent = await requestToken();
       if (sent) headers.set("authorization", `Bearer ${sent}`);
     }
     const response = await fetch(url, { ...init, headers });
-    if (response.status !== 401 || !sent) return response;
+    // A personal access token is not refreshed: a 401 means it was revoked or expired.
+    if (response.status !== 401 || !sent || (acting && sent === acting.token)) return response;
     // Another request may have refreshed the session already; otherwise refresh it now.
     const renewed = session && session.accessToken !== sent ? true : await refresh();
     if (!renewed || !session) return response;
@@ -347,7 +429,7 @@
       // there, the subscription reports an error and the rest of the page carries on.
       const headers = { ...((options && options.headers) || {}) };
       if (!hasAuthorization(headers)) {
-        const token = await accessToken();
+        const token = await requestToken();
         if (token) headers.Authorization = `Bearer ${token}`;
       }
       return transport(params, { ...options, headers });

@@ -6,6 +6,7 @@
 --
 -- MODE and the lines of FILE:
 --   read    a token per line   todos(first: 20) { nodes { id title completed } }, expects 200 and nodes
+--                              (a JWT or a personal access token: both are bearer tokens)
 --   read-hash  a token per line   the read by APQ hash: {"extensions":{"persistedQuery":…}}, the
 --                                 hash in the environment's READ_HASH (scripts/load registers it)
 --   read-id    a token per line   the read by {"documentId": READ_ID} (a trusted document)

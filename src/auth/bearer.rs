@@ -4,12 +4,20 @@
 //! by its `alg`: a token whose `iss` is the external issuer's (Better Auth) is checked only
 //! with that issuer's published public keys; every other token only with todoql's own HS256
 //! key. So an HS256 token claiming the external issuer, or an asymmetric token without
-//! that claim, is refused.
+//! that claim, is refused. A token with the prefix `todoql_pat_` is a personal access token,
+//! looked up by its hash ([`pats`]).
+//!
+//! Each credential carries its [`Access`]: a JWT's `scope` claim (space-separated) limits it
+//! to those scopes, and one without the claim holds them all; a personal access token holds
+//! exactly its own.
 
 use axum::http::{HeaderMap, header};
 
 use super::external::{self, ExternalIssuer, Rejection, identities};
+use super::pats;
+use super::scopes::Access;
 use super::tokens::TokenKeys;
+use crate::db::Snapshot;
 use crate::error::Error;
 use crate::state::State;
 
@@ -24,6 +32,8 @@ pub enum Credential {
         user_id: String,
         /// When the token expires, seconds since the epoch.
         expires_at: i64,
+        /// What the token lets its bearer do.
+        access: Access,
     },
     /// An external issuer's token that verified, mapped to the todoql user its identity is
     /// linked to (provisioned on first sight). That one read also proves the user exists.
@@ -34,6 +44,20 @@ pub enum Credential {
         subject: String,
         /// When the token expires, seconds since the epoch.
         expires_at: i64,
+        /// What the token lets its bearer do.
+        access: Access,
+    },
+    /// A personal access token that exists and has not expired; the lookup that found it
+    /// also proves its user exists.
+    Personal {
+        /// Its user's id.
+        user_id: String,
+        /// The token's id, for watching its revocation.
+        token_id: String,
+        /// When the token expires, seconds since the epoch.
+        expires_at: i64,
+        /// Exactly the token's scopes.
+        access: Access,
     },
     /// A header that is present but unusable, with the reason (safe to show the client).
     Invalid(&'static str),
@@ -45,15 +69,31 @@ pub enum Credential {
 /// Verifies the `Authorization` header, if any, with the verifier its token's issuer
 /// selects: what request handlers call.
 pub async fn authenticate(headers: &HeaderMap, state: &State) -> Credential {
+    authenticate_in(headers, state, None).await
+}
+
+/// [`authenticate`], looking a personal access token up in the request's `snapshot` when it
+/// has one: the lookup then stands where a JWT's user check would, in the same read
+/// transaction as the request's other reads.
+pub async fn authenticate_in(headers: &HeaderMap, state: &State, snapshot: Option<&Snapshot>) -> Credential {
     match header_token(headers) {
+        Ok(Some(token)) if pats::is_personal(token) => pats::authenticate(token, state, snapshot).await,
         Ok(Some(token)) => authenticate_token(token, state).await,
         Ok(None) => Credential::Absent,
         Err(invalid) => invalid,
     }
 }
 
+/// Whether the `Authorization` header carries a personal access token.
+pub fn is_personal(headers: &HeaderMap) -> bool {
+    header_token(headers).is_ok_and(|token| token.is_some_and(pats::is_personal))
+}
+
 /// Verifies a bare token with the one verifier its issuer selects.
 pub async fn authenticate_token(token: &str, state: &State) -> Credential {
+    if pats::is_personal(token) {
+        return pats::authenticate(token, state, None).await;
+    }
     match state.external.as_deref() {
         Some(issuer) if issuer.claims(token) => from_external(token, issuer, state).await,
         _ => from_token(token, &state.keys),
@@ -85,7 +125,10 @@ fn header_token(headers: &HeaderMap) -> Result<Option<&str>, Credential> {
 /// Verifies a token as one of todoql's own: HS256 with todoql's key, nothing else.
 pub fn from_token(token: &str, keys: &TokenKeys) -> Credential {
     match keys.verify(token) {
-        Ok(claims) => Credential::Valid { user_id: claims.sub, expires_at: claims.exp },
+        Ok(claims) => {
+            let access = Access::session(claims.scope.as_deref());
+            Credential::Valid { user_id: claims.sub, expires_at: claims.exp, access }
+        }
         Err(error) => Credential::Invalid(reason(error.kind())),
     }
 }
@@ -117,7 +160,10 @@ async fn from_external(token: &str, issuer: &ExternalIssuer, state: &State) -> C
         }
     };
     match identities::link(&state.db, &issuer.settings().issuer, &claims).await {
-        Ok(user_id) => Credential::Linked { user_id, subject: claims.sub, expires_at: claims.exp },
+        Ok(user_id) => {
+            let access = Access::session(claims.scope.as_deref());
+            Credential::Linked { user_id, subject: claims.sub, expires_at: claims.exp, access }
+        }
         Err(error) => Credential::Failed(error),
     }
 }

@@ -1,6 +1,7 @@
 //! The public sign-in mutations: signUp, signIn, refreshSession, signOut.
 
 use async_graphql::{Context, Object, SimpleObject};
+use todoql_macros::scoped;
 
 use super::inputs::{self, SignInInput, SignUpInput};
 use super::viewer::SignedInHere;
@@ -10,17 +11,23 @@ use crate::state::State;
 use crate::users::{self, User, store::NewUser};
 
 /// What a successful sign-in returns.
+#[scoped]
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     /// A short-lived HS256 JWT to send as `Authorization: Bearer <accessToken>`.
+    #[scopes(public)]
     access_token: String,
     /// An opaque token for `refreshSession`; single use, rotated on every refresh.
+    #[scopes(public)]
     refresh_token: String,
     /// Always `Bearer`.
+    #[scopes(public)]
     token_type: &'static str,
     /// Seconds until the access token expires.
+    #[scopes(public)]
     expires_in: i64,
     /// The signed-in user.
+    #[scopes(public)]
     user: User,
 }
 
@@ -28,9 +35,11 @@ pub struct AuthPayload {
 #[derive(Default)]
 pub struct AuthMutation;
 
+#[scoped]
 #[Object]
 impl AuthMutation {
     /// Creates an account and signs it in.
+    #[scopes(public)]
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
@@ -61,6 +70,7 @@ impl AuthMutation {
 
     /// Signs in with email and password. A wrong password and an unknown email get the same
     /// `INVALID_CREDENTIALS` answer after the same amount of work.
+    #[scopes(public)]
     async fn sign_in(
         &self,
         ctx: &Context<'_>,
@@ -99,6 +109,7 @@ impl AuthMutation {
 
     /// Exchanges a refresh token for a new access token and a new refresh token. The old
     /// refresh token stops working; presenting it again revokes every token of the session.
+    #[scopes(public)]
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
@@ -113,6 +124,7 @@ impl AuthMutation {
     }
 
     /// Ends the session of a refresh token. Always true, whether or not the token existed.
+    #[scopes(public)]
     async fn sign_out(
         &self,
         ctx: &Context<'_>,

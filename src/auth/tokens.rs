@@ -4,6 +4,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::scopes::Scopes;
 use crate::clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -30,6 +31,10 @@ pub struct Claims {
     /// Audience, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// The scopes the token holds, space-separated (OAuth's `scope`); every scope when absent.
+    /// todoql's sessions carry all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Why the signing key cannot be used.
@@ -102,6 +107,7 @@ impl TokenKeys {
             exp: now.saturating_add(self.ttl_secs),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            scope: Some(Scopes::ALL.to_claim()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))

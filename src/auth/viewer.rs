@@ -2,6 +2,7 @@
 
 use async_graphql::Context;
 
+use super::scopes::Access;
 use crate::error::{Error, Result};
 
 /// A signed-in user, as proven by a verified access token whose user exists.
@@ -9,6 +10,16 @@ use crate::error::{Error, Result};
 pub struct AuthenticatedUser {
     /// The user's id (the token's `sub`).
     pub id: String,
+    /// What the token lets them do: its scopes, and whether it is a session.
+    pub access: Access,
+}
+
+impl AuthenticatedUser {
+    /// The user `id` with a full session's access: for work done on the user's behalf by the
+    /// server itself (loaders, writes), where the caller's scopes were checked already.
+    pub fn trusted(id: String) -> Self {
+        Self { id, access: Access::FULL }
+    }
 }
 
 /// Who is calling: the one value resolvers consult about identity.
@@ -54,6 +65,11 @@ impl SignedInHere {
         if let Ok(mut granted) = self.0.lock() {
             granted.push(user_id.to_owned());
         }
+    }
+
+    /// Whether nobody signed in during this request.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().map_or(true, |granted| granted.is_empty())
     }
 
     /// Whether `user_id` signed in during this request.

@@ -25,6 +25,7 @@ pub use shape::{MAX_NESTING, MAX_QUERY_BYTES};
 pub use trusted::{TrustedDocuments, TrustedError};
 
 use crate::auth::AuthMutation;
+use crate::auth::pats::{AccessTokenMutation, AccessTokenQuery};
 use crate::state::State;
 use crate::todos::{TodoMutation, TodoQuery, TodoSubscription};
 use crate::users::UserQuery;
@@ -56,12 +57,12 @@ pub fn is_request_error(code: &str) -> bool {
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(UserQuery, TodoQuery);
+pub struct Query(UserQuery, TodoQuery, AccessTokenQuery);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AuthMutation, TodoMutation);
+pub struct Mutation(AuthMutation, TodoMutation, AccessTokenMutation);
 
 /// The subscription root.
 #[derive(MergedSubscription, Default)]

@@ -16,8 +16,8 @@ use super::App;
 use super::media::{self, Media};
 use super::params;
 use crate::auth::bearer::{self, Credential};
-use crate::auth::throttle;
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
+use crate::auth::{scopes, throttle};
 use crate::error::Error;
 use crate::loaders::Loaders;
 use crate::users::store as users;
@@ -140,11 +140,18 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Err(down) = app.state.outage.check() {
         return failure(media, down);
     }
-    let credential = bearer::authenticate(&headers, &app.state).await;
+    let is_query = operation_type(&mut request) == Some(OperationType::Query);
+    // A personal access token's lookup is the user check of its request: in the snapshot too.
+    let early = match &app.state.reader {
+        Some(reader) if is_query && bearer::is_personal(&headers) => reader.snapshot(),
+        _ => None,
+    };
+    let credential = bearer::authenticate_in(&headers, &app.state, early.as_ref()).await;
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {
-        (Credential::Valid { .. } | Credential::Linked { .. }, Some(reader))
-            if operation_type(&mut request) == Some(OperationType::Query) =>
+        _ if early.is_some() => early,
+        (Credential::Valid { .. } | Credential::Linked { .. } | Credential::Personal { .. }, Some(reader))
+            if is_query =>
         {
             reader.snapshot()
         }
@@ -152,15 +159,18 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     };
     let viewer = match credential {
         Credential::Absent => Viewer::Anonymous,
-        Credential::Valid { user_id, .. } => match users::exists(&app.state, snapshot.as_ref(), &user_id).await {
-            Ok(true) => Viewer::User(AuthenticatedUser { id: user_id }),
+        Credential::Valid { user_id, access, .. } => match users::exists(&app.state, snapshot.as_ref(), &user_id).await
+        {
+            Ok(true) => Viewer::User(AuthenticatedUser { id: user_id, access }),
             Ok(false) => Viewer::Deleted,
             Err(error) => {
                 app.state.outage.notice(&error);
                 return failure(media, error);
             }
         },
-        Credential::Linked { user_id, .. } => Viewer::User(AuthenticatedUser { id: user_id }),
+        Credential::Linked { user_id, access, .. } | Credential::Personal { user_id, access, .. } => {
+            Viewer::User(AuthenticatedUser { id: user_id, access })
+        }
         Credential::Failed(error) => return failure(media, error),
         Credential::Invalid(reason) => {
             // Sign-in mutations ignore the header, so a stale token never locks anyone out.
@@ -175,8 +185,13 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
             }
         }
     };
+    // A signed-in caller's request may be refused for scope as a whole (403): its root fields
+    // are noted before it runs.
+    let mut root_keys = None;
     if let Viewer::User(user) = &viewer {
         tracing::Span::current().record("user_id", user.id.as_str());
+        let name = request.operation_name.clone();
+        root_keys = request.parsed_query().ok().map(|document| scopes::root_keys(document, name.as_deref()));
     }
     let client = throttle::client_of(&headers, peer.ip(), app.state.config.trust_proxy);
     let mut request = request.data(viewer).data(SignedInHere::default()).data(Loaders::caching());
@@ -202,7 +217,15 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
         // Stopped by the schema's own time limit (the one WebSocket operations have), which
         // can fire on the same tick as this one: the same answer.
         Ok(response) if is_stopped_for_time(&response) => timed_out(media),
-        Ok(response) => respond(media, response),
+        Ok(response) => {
+            let refused = root_keys.and_then(|keys| scopes::refused_for_scope(&keys, &response));
+            let mut http = respond(media, response);
+            if let Some(needed) = refused {
+                *http.status_mut() = StatusCode::FORBIDDEN;
+                http.headers_mut().insert(header::WWW_AUTHENTICATE, scopes::insufficient_scope(needed));
+            }
+            http
+        }
         Err(_) => timed_out(media),
     }
 }

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::App;
 use crate::auth::bearer::{self, Credential};
+use crate::auth::pats;
 use crate::auth::throttle::{self, ClientAddr};
 use crate::auth::{AuthenticatedUser, SignedInHere, Viewer};
 use crate::graphql::SocketSubscriptions;
@@ -110,6 +111,8 @@ struct Session {
     /// Its place in the per-user socket count (signed in) or its address's (anonymous),
     /// released with the session.
     slot: Option<SocketSlot>,
+    /// The revocation watch of the personal access token that authenticated the socket.
+    revocation: Option<pats::Watch>,
     /// Initialised without a token: closed once idle.
     anonymous: bool,
 }
@@ -147,8 +150,12 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
+    let mut revocation = None;
     loop {
         let (expiry, anonymous) = session.lock().map_or((None, false), |s| (s.expires_at, s.anonymous));
+        if revocation.is_none() {
+            revocation = session.lock().ok().and_then(|mut s| s.revocation.take());
+        }
         let idle_since = heard.load(std::sync::atomic::Ordering::Relaxed);
         let outgoing = tokio::select! {
             message = messages.next() => match message {
@@ -171,6 +178,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
                 }
             },
             () = expired(expiry) => close(FORBIDDEN, "the access token expired; reconnect with a fresh one"),
+            () = pats::revoked(&mut revocation) => close(FORBIDDEN, "the personal access token was revoked"),
             () = &mut init_deadline, if !acknowledged => close(INIT_TIMED_OUT, "Connection initialisation timeout"),
             () = idle(idle_since, idle_limit), if anonymous => {
                 if heard.load(std::sync::atomic::Ordering::Relaxed) != idle_since {
@@ -186,6 +194,7 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
         let sent = tokio::select! {
             sent = sink.send(outgoing) => sent.is_ok(),
             () = expired(expiry), if !closing => false,
+            () = pats::revoked(&mut revocation), if !closing => false,
         };
         if !sent || closing {
             break;
@@ -232,27 +241,36 @@ async fn initialise(
     connection: Connection,
 ) -> async_graphql::Result<Data> {
     let token = token_in(&payload).or(connection.header_token);
+    // Watching starts before the lookup: a revocation right after it is not missed.
+    let watch = token.as_deref().filter(|token| pats::is_personal(token)).map(|_| pats::Watch::start(&app.state));
     let credential = match token {
         Some(token) => Some(bearer::authenticate_token(&token, &app.state).await),
         None => None,
     };
     let viewer = match credential {
         None => Viewer::Anonymous,
-        Some(Credential::Valid { user_id, expires_at }) => {
+        Some(Credential::Valid { user_id, expires_at, access }) => {
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
             if users::exists(&app.state, None, &user_id).await? {
-                Viewer::User(AuthenticatedUser { id: user_id })
+                Viewer::User(AuthenticatedUser { id: user_id, access })
             } else {
                 Viewer::Deleted
             }
         }
-        Some(Credential::Linked { user_id, expires_at, .. }) => {
+        Some(Credential::Linked { user_id, expires_at, access, .. }) => {
             if let Ok(mut s) = session.lock() {
                 s.expires_at = Some(expires_at);
             }
-            Viewer::User(AuthenticatedUser { id: user_id })
+            Viewer::User(AuthenticatedUser { id: user_id, access })
+        }
+        Some(Credential::Personal { user_id, token_id, expires_at, access }) => {
+            if let Ok(mut s) = session.lock() {
+                s.expires_at = Some(expires_at);
+                s.revocation = watch.map(|watch| watch.of(token_id));
+            }
+            Viewer::User(AuthenticatedUser { id: user_id, access })
         }
         Some(Credential::Failed(error)) => {
             if let Ok(mut s) = session.lock() {

@@ -64,28 +64,42 @@ impl FromRequestParts<App> for Caller {
     type Rejection = Problem;
 
     /// 401 without a usable token (and the refusal counted, as on `/graphql`); 403 when the
-    /// token's subject is not the path's `{user_id}`. Authentication comes before anything
+    /// token's subject is not the path's `{user_id}`, or when the token lacks the route's scope
+    /// ([`super::scopes`]; then with `WWW-Authenticate: Bearer error="insufficient_scope"`). Authentication comes before anything
     /// is read from the body, so a stranger learns nothing from the answers to bad input.
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Problem> {
         let state = &app.state;
         state.outage.check()?;
-        let credential = bearer::authenticate(&parts.headers, state).await;
+        // A personal access token's lookup is the user check: in the GET's snapshot too.
+        let early = match &state.reader {
+            Some(reader) if parts.method == Method::GET && bearer::is_personal(&parts.headers) => reader.snapshot(),
+            _ => None,
+        };
+        let credential = bearer::authenticate_in(&parts.headers, state, early.as_ref()).await;
         let snapshot = match (&credential, &state.reader) {
-            (Credential::Valid { .. } | Credential::Linked { .. }, Some(reader)) if parts.method == Method::GET => {
+            _ if early.is_some() => early,
+            (Credential::Valid { .. } | Credential::Linked { .. } | Credential::Personal { .. }, Some(reader))
+                if parts.method == Method::GET =>
+            {
                 reader.snapshot()
             }
             _ => None,
         };
         let (viewer, subject) = match credential {
             Credential::Absent => return Err(Problem::unauthorized(NO_TOKEN)),
-            Credential::Valid { user_id, .. } => match users::exists(state, snapshot.as_ref(), &user_id)
+            Credential::Valid { user_id, access, .. } => match users::exists(state, snapshot.as_ref(), &user_id)
                 .await
                 .inspect_err(|error| state.outage.notice(error))?
             {
-                true => (Viewer::User(AuthenticatedUser { id: user_id.clone() }), user_id),
+                true => (Viewer::User(AuthenticatedUser { id: user_id.clone(), access }), user_id),
                 false => (Viewer::Deleted, user_id),
             },
-            Credential::Linked { user_id, subject, .. } => (Viewer::User(AuthenticatedUser { id: user_id }), subject),
+            Credential::Linked { user_id, subject, access, .. } => {
+                (Viewer::User(AuthenticatedUser { id: user_id, access }), subject)
+            }
+            Credential::Personal { user_id, access, .. } => {
+                (Viewer::User(AuthenticatedUser { id: user_id.clone(), access }), user_id)
+            }
             Credential::Failed(error) => return Err(error.into()),
             Credential::Invalid(reason) => {
                 // Debug, not info: a flood of bad tokens must not become a flood of log lines.
@@ -98,6 +112,11 @@ impl FromRequestParts<App> for Caller {
         tracing::Span::current().record("user_id", user.id.as_str());
         if path_param(parts, "user_id").await? != subject {
             return Err(Error::Forbidden.into());
+        }
+        // Refused for scope before it queues or costs anything.
+        let required = super::scopes::required(&parts.method);
+        if !required.allows(user.access.scopes) {
+            return Err(Error::InsufficientScope(required).into());
         }
         // The fairness of `/graphql`: the user's requests queue behind each other, and each
         // draws from the same budget.

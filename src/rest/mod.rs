@@ -8,6 +8,7 @@ mod caller;
 mod problem;
 mod query;
 mod routes;
+mod scopes;
 mod task;
 mod tasks;
 

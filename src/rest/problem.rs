@@ -96,7 +96,11 @@ impl Issue {
 #[response(headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\"`")))]
 pub struct Unauthorized(Message);
 
-/// The token is valid, but its subject is not the `{user_id}` of the path.
+/// The token is valid, but its subject is not the `{user_id}` of the path; or it lacks the
+/// route's scope (see the operation's `security`), and then the answer carries
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="todos:read"` (or `todos:write`).
+// The header is in the description, not under `headers`: only one of the two refusals sends
+// it, and a documented header is one every answer with this status carries (tests/openapi).
 #[derive(ToResponse)]
 #[expect(dead_code, reason = "documentation only")]
 pub struct Forbidden(Message);
@@ -125,6 +129,8 @@ pub struct Problem {
     status: StatusCode,
     detail: Detail,
     retry_after: Option<u64>,
+    /// `WWW-Authenticate` of a refusal for scope (401s get theirs in `into_response`).
+    challenge: Option<HeaderValue>,
 }
 
 #[derive(Debug)]
@@ -135,7 +141,7 @@ enum Detail {
 
 impl Problem {
     fn message(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, detail: Detail::Message(message.into()), retry_after: None }
+        Self { status, detail: Detail::Message(message.into()), retry_after: None, challenge: None }
     }
 
     /// 401: no usable token. Answered with `WWW-Authenticate: Bearer error="invalid_token"`.
@@ -155,7 +161,12 @@ impl Problem {
 
     /// 422 with these issues.
     pub fn invalid(issues: Vec<Issue>) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, detail: Detail::Issues(issues), retry_after: None }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: Detail::Issues(issues),
+            retry_after: None,
+            challenge: None,
+        }
     }
 
     /// `error`, whose `BAD_USER_INPUT` (if it is one) was read from `source`.
@@ -177,6 +188,13 @@ impl From<Error> for Problem {
         match error {
             Error::Unauthenticated(message) => Self::unauthorized(message),
             Error::Forbidden => Self::message(S::FORBIDDEN, Error::Forbidden.message()),
+            // RFC 6750 §3.1: the scopes the route needs, in the challenge.
+            Error::InsufficientScope(required) => Self {
+                challenge: Some(crate::auth::scopes::insufficient_scope(required.first())),
+                ..Self::message(S::FORBIDDEN, error.message())
+            },
+            error @ Error::SessionRequired => Self::message(S::FORBIDDEN, error.message()),
+            error @ Error::AccessTokenLimitReached { .. } => Self::message(S::CONFLICT, error.message()),
             Error::NotFound => Self::message(S::NOT_FOUND, "no task with this id"),
             error @ Error::BadUserInput { .. } => Self::from_input(error, Source::Body),
             error @ Error::EmailTaken => Self::message(S::CONFLICT, error.message()),
@@ -223,6 +241,9 @@ impl IntoResponse for Problem {
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

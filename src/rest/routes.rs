@@ -32,7 +32,8 @@ use crate::metrics::Metrics;
         description = "The task routes of the FastAPI-era frontend, served by todoql over the same \
             owner-scoped store, input rules and change events as its GraphQL API. Every route needs \
             `Authorization: Bearer <jwt>` (a todoql access token, or Better Auth's when configured) \
-            whose `sub` is the path's `{user_id}`. Refusals are `{\"detail\": …}` as FastAPI writes them."
+            whose `sub` is the path's `{user_id}`, or a personal access token (`todoql_pat_…`) of that \
+            user. Reads need the scope `todos:read`, writes `todos:write`. Refusals are `{\"detail\": …}` as FastAPI writes them."
     ),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
@@ -52,7 +53,10 @@ impl utoipa::Modify for BearerScheme {
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .bearer_format("JWT")
-            .description(Some("A todoql access token (HS256), or a Better Auth JWT when `BETTER_AUTH_URL` is set."))
+            .description(Some(
+                "A todoql access token (HS256), a personal access token (`todoql_pat_…`), or a Better Auth \
+                 JWT when `BETTER_AUTH_URL` is set.",
+            ))
             .build();
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
@@ -71,7 +75,9 @@ fn documented() -> OpenApiRouter<App> {
 /// The OpenAPI 3.1 document of the REST routes, pretty-printed: what `GET /api/openapi.json`
 /// serves, `todoql openapi` prints and `openapi.json` holds.
 pub fn openapi() -> String {
-    pretty(&documented().into_openapi())
+    let mut document = documented().into_openapi();
+    super::scopes::document(&mut document);
+    pretty(&document)
 }
 
 /// A document as JSON, two-space indented, with a final newline (as a file holds it).
@@ -84,7 +90,8 @@ fn pretty(document: &utoipa::openapi::OpenApi) -> String {
 /// The REST routes: the tasks and `GET /api/openapi.json`, each request timed by route and
 /// bounded by `REQUEST_TIMEOUT`; any other path under `/api` is FastAPI's `{"detail": "Not Found"}`.
 pub fn router(app: &App) -> Router<App> {
-    let (tasks, document) = documented().split_for_parts();
+    let (tasks, mut document) = documented().split_for_parts();
+    super::scopes::document(&mut document);
     // Serialised once: each request hands out the same bytes.
     let document = Bytes::from(pretty(&document));
     let served = get(move || {

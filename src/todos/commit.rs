@@ -139,7 +139,7 @@ mod tests {
         config.jwt_secret = Some("a test secret of at least thirty-two bytes".to_owned());
         let state = crate::app::open(config).await.expect("state");
         let new = NewUser { email: "c@example.test".into(), name: "C".into(), password_hash: "x".into() };
-        let owner = AuthenticatedUser { id: users::create(&state.db, new).await.expect("user").id };
+        let owner = AuthenticatedUser::trusted(users::create(&state.db, new).await.expect("user").id);
         let writer = state.writer.clone().expect("an inline writer on a SQLite file");
         let mut events = state.events.subscribe(&owner.id).await;
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use todoql_macros::scoped;
 
 use super::entity;
 use super::inputs::{self, CreateTodoInput, TodoFilter, TodoOrder, TodoOrderField, UpdateTodoInput};
@@ -21,42 +22,50 @@ pub struct Todo(entity::Model);
 // DataLoader, which batches across the todos of a list all the same, and a list of todos no
 // longer sets up a concurrent future set per todo (a few percent of a page's CPU time).
 /// A todo. Only its owner can ever reach it.
+#[scoped]
 #[Object(serial)]
 impl Todo {
     /// Opaque id.
+    #[scopes(["todos:read"], ["todos:write"])]
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
 
     /// 1 to 200 characters.
+    #[scopes(["todos:read"], ["todos:write"])]
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn title(&self) -> &str {
         &self.0.title
     }
 
     /// Free text, at most 2000 characters.
+    #[scopes(["todos:read"], ["todos:write"])]
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
 
     /// Done or not.
+    #[scopes(["todos:read"], ["todos:write"])]
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn completed(&self) -> bool {
         self.0.completed
     }
 
     /// When the todo was created.
+    #[scopes(["todos:read"], ["todos:write"])]
     async fn created_at(&self) -> DateTime<Utc> {
         crate::clock::to_datetime(self.0.created_at)
     }
 
     /// When the todo last changed.
+    #[scopes(["todos:read"], ["todos:write"])]
     async fn updated_at(&self) -> DateTime<Utc> {
         crate::clock::to_datetime(self.0.updated_at)
     }
 
     /// The user who owns it (always the caller).
+    #[scopes(["todos:read"], ["todos:write"])]
     #[graphql(guard = "SelfOnly(&self.0.owner_id)")]
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let loader = request_data::<Loaders>(ctx)?.users(State::of(ctx)?);
@@ -72,24 +81,32 @@ impl From<entity::Model> for Todo {
 }
 
 /// An edge of a todo connection.
+#[scoped]
 #[derive(SimpleObject)]
 pub struct TodoEdge {
     /// Where this todo stands in the list; pass it as `after` or `before`.
+    #[scopes(["todos:read"])]
     cursor: String,
     /// The todo.
+    #[scopes(["todos:read"])]
     node: Todo,
 }
 
 /// Relay page information.
+#[scoped]
 #[derive(SimpleObject, Clone)]
 pub struct PageInfo {
     /// Whether todos follow this page.
+    #[scopes(["todos:read"])]
     has_next_page: bool,
     /// Whether todos precede this page.
+    #[scopes(["todos:read"])]
     has_previous_page: bool,
     /// Cursor of the first todo of the page.
+    #[scopes(["todos:read"])]
     start_cursor: Option<String>,
     /// Cursor of the last todo of the page.
+    #[scopes(["todos:read"])]
     end_cursor: Option<String>,
 }
 
@@ -121,9 +138,11 @@ impl TodoConnection {
 }
 
 /// A page of todos (Relay cursor connection).
+#[scoped]
 #[Object]
 impl TodoConnection {
     /// The todos with their cursors.
+    #[scopes(["todos:read"])]
     async fn edges(&self) -> Vec<TodoEdge> {
         self.todos
             .iter()
@@ -135,16 +154,19 @@ impl TodoConnection {
     }
 
     /// The todos.
+    #[scopes(["todos:read"])]
     async fn nodes(&self) -> Vec<Todo> {
         self.todos.iter().cloned().map(Todo).collect()
     }
 
     /// Where this page stands.
+    #[scopes(["todos:read"])]
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }
 
     /// How many todos the filter matches, on every page.
+    #[scopes(["todos:read"])]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let total = self
             .total
@@ -162,9 +184,11 @@ impl TodoConnection {
 pub struct TodoQuery;
 
 /// Todo queries.
+#[scoped]
 #[Object]
 impl TodoQuery {
     /// The caller's todo with this id; null when it is missing or not the caller's.
+    #[scopes(["todos:read"])]
     #[graphql(guard = "SignedIn")]
     async fn todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Option<Todo>> {
         let store = TodoStore::in_request(ctx, caller(ctx)?)?;
@@ -172,6 +196,7 @@ impl TodoQuery {
     }
 
     /// The caller's todos, newest first unless `orderBy` says otherwise.
+    #[scopes(["todos:read"])]
     #[allow(clippy::too_many_arguments)]
     #[graphql(guard = "SignedIn", complexity = "super::connection_complexity(first, last, child_complexity)")]
     async fn todos(
@@ -198,9 +223,11 @@ impl TodoQuery {
 pub struct TodoMutation;
 
 /// Todo mutations.
+#[scoped]
 #[Object]
 impl TodoMutation {
     /// Adds a todo for the caller.
+    #[scopes(["todos:write"])]
     #[graphql(guard = "SignedIn")]
     async fn create_todo(
         &self,
@@ -217,6 +244,7 @@ impl TodoMutation {
 
     /// Changes the fields given; absent fields stay as they are. `NOT_FOUND` unless the todo
     /// is the caller's.
+    #[scopes(["todos:write"])]
     #[graphql(guard = "SignedIn")]
     async fn update_todo(
         &self,
@@ -230,6 +258,7 @@ impl TodoMutation {
     }
 
     /// Flips `completed`. `NOT_FOUND` unless the todo is the caller's.
+    #[scopes(["todos:write"])]
     #[graphql(guard = "SignedIn")]
     async fn toggle_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<Todo> {
         let store = TodoStore::in_request(ctx, caller(ctx)?)?;
@@ -237,6 +266,7 @@ impl TodoMutation {
     }
 
     /// Deletes a todo and returns its id. `NOT_FOUND` unless the todo is the caller's.
+    #[scopes(["todos:write"])]
     #[graphql(guard = "SignedIn")]
     async fn delete_todo(&self, ctx: &Context<'_>, #[graphql(desc = "The todo's id.")] id: ID) -> Result<ID> {
         let store = TodoStore::in_request(ctx, caller(ctx)?)?;

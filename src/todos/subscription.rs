@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
 use futures_util::Stream;
+use todoql_macros::scoped;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::schema::Todo;
@@ -15,19 +16,23 @@ use crate::state::State;
 pub struct TodoEvent(Arc<Change>);
 
 /// A change to one of the caller's todos.
+#[scoped]
 #[Object]
 impl TodoEvent {
     /// What happened.
+    #[scopes(["todos:read"])]
     async fn kind(&self) -> TodoEventKind {
         self.0.kind
     }
 
     /// The id of the todo that changed.
+    #[scopes(["todos:read"])]
     async fn todo_id(&self) -> ID {
         ID(self.0.todo_id.clone())
     }
 
     /// The todo as committed; null when it was deleted.
+    #[scopes(["todos:read"])]
     async fn todo(&self) -> Option<Todo> {
         self.0.todo.clone().map(Todo::from)
     }
@@ -38,6 +43,7 @@ impl TodoEvent {
 pub struct TodoSubscription;
 
 /// Live todo events.
+#[scoped]
 #[Subscription]
 impl TodoSubscription {
     /// Every change to the caller's todos, in commit order, from any instance. The
@@ -45,6 +51,7 @@ impl TodoSubscription {
     /// `SUBSCRIPTION_OVERFLOW` when this subscriber fell too far behind,
     /// `SUBSCRIPTION_INTERRUPTED` when the server lost its link to the database's event
     /// stream. Either way: refetch, then subscribe again.
+    #[scopes(["todos:read"])]
     #[graphql(guard = "SignedIn")]
     async fn todo_events(
         &self,

@@ -2,6 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use todoql_macros::scoped;
 
 use super::entity;
 use crate::auth::{SelfOnly, SignedIn, caller};
@@ -11,17 +12,23 @@ use crate::state::{State, request_data};
 use crate::todos::{PageArgs, TodoConnection, TodoFilter, TodoOrder};
 
 /// A todoql account. Its private fields are visible only to the user themself.
+#[scoped]
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(complex)]
 pub struct User {
-    /// Opaque id.
+    /// Opaque id. Any scope reads it: a token's holder knows whose it is (the REST routes'
+    /// paths carry it), and `todo { owner { id } }` needs no profile.
+    #[scopes(["profile:read"], ["todos:read"], ["todos:write"])]
     pub id: async_graphql::ID,
     /// Trimmed, lower-cased email. Only the user themself may read it.
+    #[scopes(["profile:read"])]
     #[graphql(guard = "SelfOnly(&self.id)")]
     pub email: String,
     /// Display name.
+    #[scopes(["profile:read"])]
     pub name: String,
     /// When the account was created.
+    #[scopes(["profile:read"])]
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,11 +43,13 @@ impl From<entity::Model> for User {
     }
 }
 
+#[scoped]
 #[ComplexObject]
 impl User {
     /// This user's todos, newest first unless `orderBy` says otherwise. Only the user
     /// themself may read them.
     #[allow(clippy::too_many_arguments)]
+    #[scopes(["todos:read"])]
     #[graphql(
         guard = "SelfOnly(&self.id)",
         complexity = "crate::todos::connection_complexity(first, last, child_complexity)"
@@ -70,9 +79,11 @@ impl User {
 #[derive(Default)]
 pub struct UserQuery;
 
+#[scoped]
 #[Object]
 impl UserQuery {
     /// The signed-in user. `UNAUTHENTICATED` when anonymous.
+    #[scopes(["profile:read"])]
     #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let user = caller(ctx)?;

@@ -237,6 +237,24 @@ async fn a_better_auth_user_creates_and_lists_todos_with_their_better_auth_token
 }
 
 #[tokio::test]
+async fn a_better_auth_token_with_a_scope_claim_is_limited_to_those_scopes() {
+    // Better Auth signs `scope` into every token; todoql keeps the scopes it knows.
+    let better_auth = BetterAuth::start_with(&[("BA_SCOPE", "openid todos:read")]).await;
+    let app = todoql_for(&better_auth).await;
+    let user = better_auth.sign_up().await;
+    assert_eq!(part(&user.jwt, 1)["scope"], "openid todos:read", "the claim is in the token");
+    let (status, list) = app.post(Some(&user.jwt), LIST, json!({})).await;
+    assert_eq!((status, &list["data"]["todos"]["totalCount"]), (200, &json!(0)), "{list}");
+    let (status, me) = app.post(Some(&user.jwt), ME, json!({})).await;
+    assert_eq!(status, 403, "{me}");
+    assert_eq!(me["errors"][0]["extensions"]["requiredScopes"], json!([["profile:read"]]), "{me}");
+    let create = "mutation { createTodo(input: { title: \"no\" }) { id } }";
+    let (status, created) = app.post(Some(&user.jwt), create, json!({})).await;
+    assert_eq!((status, error_code(&created)), (403, "FORBIDDEN"), "{created}");
+    // Without the claim (every other test here), a Better Auth token keeps full access.
+}
+
+#[tokio::test]
 async fn two_better_auth_users_see_only_their_own_todos() {
     let better_auth = BetterAuth::start().await;
     let app = todoql_for(&better_auth).await;

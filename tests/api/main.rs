@@ -18,6 +18,7 @@ mod postgres;
 mod process;
 mod rest;
 mod schema;
+mod scopes;
 mod security;
 mod subscriptions;
 mod todos;

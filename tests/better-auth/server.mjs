@@ -10,6 +10,7 @@
 //   BA_BASE_URL  the baseURL (and so `iss`/`aud`) to claim instead of its own address: an
 //                impostor with keys of its own
 //   BA_PORT      the loopback port to listen on (default: a free one)
+//   BA_SCOPE     an OAuth `scope` claim (space-separated) for every token it issues
 //
 // Routes of its own, for the tests (not Better Auth's):
 //   POST /test/rotate-key  adds a new signing key, which later tokens use; the old key stays
@@ -64,6 +65,10 @@ const server = createServer(async (req, res) => {
 server.listen(Number(process.env.BA_PORT ?? 0), "127.0.0.1", async () => {
   const url = `http://127.0.0.1:${server.address().port}`;
   const jwtOptions = { jwks: { keyPairConfig: KEY_PAIRS[alg] } };
+  if (process.env.BA_SCOPE !== undefined) {
+    // The user object is Better Auth's default payload; the claim rides beside it.
+    jwtOptions.jwt = { definePayload: ({ user }) => ({ ...user, scope: process.env.BA_SCOPE }) };
+  }
   const auth = betterAuth({
     baseURL: process.env.BA_BASE_URL ?? url,
     secret: randomBytes(32).toString("hex"),

@@ -3,7 +3,9 @@
 //   node tests/browser/playground.mjs http://127.0.0.1:PORT/playground [screenshot.png]
 //
 // Signs up through the sign-in bar (ticking "Stay signed in"), runs the `Todos` query and
-// the `CreateTodo` mutation through GraphiQL and checks their results on the page, opens a
+// the `CreateTodo` mutation through GraphiQL and checks their results on the page, creates a
+// read-only personal access token in the token bar and acts as it (reads allowed, writes and
+// the profile refused for scope), switches back to the session, opens a
 // dialog, checks that a reload restores the session and that signing out ends it, and fails
 // if any request left 127.0.0.1, if the Content-Security-Policy refused anything, or if the
 // page logged an error. Run by `cargo test --test playground`, which starts the server.
@@ -29,6 +31,9 @@ const userDataDir = mkdtempSync(join(tmpdir(), "todoql-chromium-"));
 const requests = [];
 const offHost = [];
 const problems = [];
+/** Chromium logs every 4xx response as a console error: the refusal for scope is one, expected. */
+const FORBIDDEN_LOG = "Failed to load resource: the server responded with a status of 403 (Forbidden)";
+let forbiddenLogged = 0;
 
 function noteRequest(url) {
   requests.push(url);
@@ -68,7 +73,9 @@ try {
   page.on("websocket", (socket) => noteRequest(socket.url()));
   page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
   page.on("console", (message) => {
-    if (message.type() === "error" || /Content Security Policy/i.test(message.text())) {
+    if (message.type() === "error" && message.text() === FORBIDDEN_LOG) {
+      forbiddenLogged += 1;
+    } else if (message.type() === "error" || /Content Security Policy/i.test(message.text())) {
       problems.push(`console ${message.type()}: ${message.text()}`);
     }
   });
@@ -118,6 +125,43 @@ try {
     const result = await response(page, (body) => body.data && body.data.todos && body.data.todos.totalCount === 1);
     assert(result.data.todos.nodes[0].title === title, `todos lists the new todo: ${JSON.stringify(result)}`);
     await expectText(page.locator(".graphiql-response"), title);
+  });
+
+  await step("create a read-only personal access token in the token bar and act as it", async () => {
+    await page.locator("#todoql-new-token summary").click();
+    const maker = page.locator("#todoql-token-form");
+    await maker.getByLabel("Token name").fill("read only");
+    assert(await maker.getByLabel("todos:read").isChecked(), "todos:read is offered ticked");
+    assert(!(await maker.getByLabel("todos:write").isChecked()), "todos:write is offered unticked");
+    assert(!(await maker.getByLabel("profile:read").isChecked()), "profile:read is offered unticked");
+    await maker.getByRole("button", { name: "Create and use" }).click();
+    await expectText(page.locator("#todoql-status"), "read only");
+    const secret = await page.locator("#todoql-secret-value").inputValue();
+    assert(/^todoql_pat_[A-Za-z0-9_-]{43}$/.test(secret), `the secret is shown once: ${secret}`);
+    assert((await page.locator("#todoql-token").inputValue()) !== "", "the new token is the one in use");
+  });
+
+  await step("the read-only token reads todos but is refused writes and the profile", async () => {
+    await runTab(page, "CreateTodo", { input: { title: "refused" } });
+    const refused = await response(page, (body) => body.errors && body.errors[0] && body.errors[0].extensions.requiredScopes);
+    assert(refused.errors[0].extensions.code === "FORBIDDEN", `a write is FORBIDDEN: ${JSON.stringify(refused)}`);
+    assert(JSON.stringify(refused.errors[0].extensions.requiredScopes) === '[["todos:write"]]', `it names todos:write: ${JSON.stringify(refused)}`);
+    // Every root field was refused for scope: the response was a 403 (Chromium logs it).
+    for (let waited = 0; forbiddenLogged === 0 && waited < 5_000; waited += 100) await page.waitForTimeout(100);
+    assert(forbiddenLogged === 1, `the refused write answered 403 (${forbiddenLogged} logged)`);
+    await runTab(page, "Todos");
+    const read = await response(page, (body) => body.errors && body.errors.some((e) => e.path && e.path[0] === "me"));
+    const me = read.errors.find((e) => e.path[0] === "me");
+    assert(JSON.stringify(me.extensions.requiredScopes) === '[["profile:read"]]', `me needs profile:read: ${JSON.stringify(read)}`);
+    assert(!read.errors.some((e) => e.path && e.path[0] === "todos"), `todos is allowed: ${JSON.stringify(read)}`);
+  });
+
+  await step("switch back to the session", async () => {
+    await page.locator("#todoql-token").selectOption("");
+    await expectText(page.locator("#todoql-status"), "session");
+    await runTab(page, "Todos");
+    const result = await response(page, (body) => body.data && body.data.me && body.data.todos && body.data.todos.totalCount === 1);
+    assert(!result.errors, `the session may do everything: ${JSON.stringify(result)}`);
   });
 
   await step("save a screenshot", async () => {

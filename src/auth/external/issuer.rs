@@ -29,6 +29,10 @@ pub struct ExternalClaims {
     /// The user's display name at the issuer.
     #[serde(default)]
     pub name: Option<String>,
+    /// OAuth's `scope`, space-separated: when present, the token holds only the todoql scopes
+    /// it names; without it, every scope (a Better Auth session).
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// Why an external token is refused.

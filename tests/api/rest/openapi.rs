@@ -114,7 +114,11 @@ async fn answers(app: &TestApp, ann: &TestUser, bob: &TestUser) -> Vec<Value> {
     let (list, one, done) = ("/api/{user_id}/tasks", "/api/{user_id}/tasks/{id}", "/api/{user_id}/tasks/{id}/complete");
     let good = || Some(json!({ "title": "t", "description": "d" }));
     let bad = || Some(json!({ "title": "" }));
+    // A token that may read but not write: its writes are refused for scope (403).
+    let reader = crate::scopes::support::scoped_jwt(ann, &["todos:read"]);
     let mut cases: Vec<Case> = vec![
+        (Method::POST, list, format!("/api/{}/tasks", ann.id), Some(&reader), good()),
+        (Method::DELETE, one, format!("/api/{}/tasks/{id}", ann.id), Some(&reader), None),
         (Method::GET, list, format!("/api/{}/tasks", ann.id), Some(&ann.token), None),
         (Method::GET, list, format!("/api/{}/tasks?limit=101", ann.id), Some(&ann.token), None),
         (Method::POST, list, format!("/api/{}/tasks", ann.id), Some(&ann.token), good()),
@@ -145,6 +149,11 @@ async fn answers(app: &TestApp, ann: &TestUser, bob: &TestUser) -> Vec<Value> {
         let reply = app.rest(method.clone(), &path, token, body).await;
         recorded.push(answer(&method, route, reply));
     }
+    let for_scope = recorded
+        .iter()
+        .filter(|a| a["headers"]["www-authenticate"] == "Bearer error=\"insufficient_scope\", scope=\"todos:write\"")
+        .count();
+    assert_eq!(for_scope, 2, "the read-only token's writes are refused for scope");
     recorded
 }
 

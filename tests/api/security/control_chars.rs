@@ -163,3 +163,22 @@ async fn rest_routes_follow_the_same_rule() {
         }
     }
 }
+
+#[tokio::test]
+async fn access_token_inputs_follow_the_same_rule() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    let create = "mutation($n: String!) { createAccessToken(input: { name: $n, scopes: [\"todos:read\"], expiresInDays: 1 }) { accessToken { id name } } }";
+    let revoke = "mutation($id: ID!) { revokeAccessToken(id: $id) }";
+    for c in controls() {
+        let name = format!("a{c}b");
+        let body = app.as_user(&user, create, json!({ "n": name })).await;
+        assert_stored_or_refused(&body, body["data"]["createAccessToken"]["accessToken"].get("name"), &name, "name", c);
+        if let Some(id) = body["data"]["createAccessToken"]["accessToken"]["id"].as_str() {
+            let body = app.as_user(&user, revoke, json!({ "id": format!("{id}{c}") })).await;
+            assert_eq!(without_cost(body), json!({ "data": { "revokeAccessToken": false } }), "{c:?}");
+            let body = app.as_user(&user, revoke, json!({ "id": id })).await;
+            assert_eq!(without_cost(body), json!({ "data": { "revokeAccessToken": true } }), "{c:?}");
+        }
+    }
+}

@@ -10,3 +10,4 @@ mod delivery;
 mod postgres;
 mod rest;
 mod support;
+mod tokens;
