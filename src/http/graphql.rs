@@ -6,6 +6,7 @@ use async_graphql::parser::types::{OperationDefinition, OperationType};
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
 use std::net::SocketAddr;
+use tracing::Instrument;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -205,7 +206,23 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     tracing::Span::current().record("operation", operation.as_str());
     let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
     let started = std::time::Instant::now();
-    let result = tokio::time::timeout(timeout, app.schemas.execute(request)).await;
+    // In a task of its own: a client that goes away (or a request past its time) leaves its
+    // statements to finish — or to be stopped by STATEMENT_TIMEOUT, the database's way —
+    // instead of dropping them mid-flight, which closes their pooled connection.
+    let running = {
+        let schemas = app.schemas.clone();
+        tokio::spawn(async move { schemas.execute(request).await }.in_current_span())
+    };
+    let result = match tokio::time::timeout(timeout, running).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(failed)) => {
+            let error = Error::Internal(format!("the request's task failed: {failed}"));
+            Ok(GqlResponse::from_errors(vec![
+                async_graphql::ErrorExtensions::extend(&error).into_server_error(async_graphql::Pos::default()),
+            ]))
+        }
+        Err(elapsed) => Err(elapsed),
+    };
     let outcome = match &result {
         Ok(response) if response.errors.is_empty() => "ok",
         Ok(response) if is_stopped_for_time(response) => "timeout",

@@ -53,6 +53,7 @@ pub fn router(app: App) -> Router {
         .merge(crate::rest::router(&app))
         .layer(body_limit)
         .layer(cors)
+        .layer(axum::middleware::from_fn(detach))
         .layer(axum::middleware::from_fn(trace))
         .with_state(app)
 }
@@ -90,6 +91,23 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Serves each request in a task of its own. A client that goes away drops the connection's
+/// future; without this, that would drop a database statement mid-flight, and a pooled
+/// PostgreSQL connection dropped mid-statement is closed (the server logs "Connection reset
+/// by peer", and the pool reopens it under load). Detached, the request runs to its end and
+/// its answer is discarded; time is still bounded by `REQUEST_TIMEOUT` and
+/// `STATEMENT_TIMEOUT`.
+async fn detach(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    match tokio::spawn(next.run(request).in_current_span()).await {
+        Ok(response) => response,
+        Err(failed) => {
+            tracing::error!(%failed, "a request's task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
 }
 
 /// `GET /`: the playground when it is served, else a pointer to the API.

@@ -165,3 +165,71 @@ async fn a_database_outage_fails_fast_and_recovers_without_a_restart() {
     let _ = app.sign_up().await;
     cluster("destroy", port, &dir);
 }
+
+/// The process ids of the backends serving `url`'s database, apart from the asking one.
+async fn backends(url: &str) -> std::collections::BTreeSet<i32> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()";
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [name.into()]))
+        .await
+        .unwrap();
+    db.close().await.ok();
+    rows.iter().map(|row| row.try_get::<i32>("", "pid").unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.user_max_in_flight = 64;
+        c.cost_budget = 0;
+    })
+    .await;
+    let url = app.config.database.database_url.clone();
+    let user = app.sign_up().await;
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let sql = format!(
+            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
+             description_folded) SELECT 'seed-' || x, '{}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
+             repeat('0', 2000) FROM generate_series(1, 3000) AS x",
+            user.id
+        );
+        db.execute_unprepared(&sql).await.unwrap();
+        db.close().await.ok();
+    }
+    // A search that scans every description: long enough to be cut off in the middle.
+    let search = json!({ "query": "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
+                         "variables": { "s": format!("1{}", "0".repeat(199)) } });
+    let send = |wait: Option<Duration>| {
+        let mut request = app.client.post(app.url("/graphql")).bearer_auth(&user.token).json(&search);
+        if let Some(wait) = wait {
+            request = request.timeout(wait);
+        }
+        request.send()
+    };
+    // Every connection of the pool open and in use once.
+    let warm = futures::future::join_all((0..48).map(|_| send(None))).await;
+    assert!(warm.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
+    let before = backends(&url).await;
+    // Clients that hang up while their statements run, again and again.
+    for round in 0..6u64 {
+        let cut = futures::future::join_all((0..32).map(|n| send(Some(Duration::from_millis(2 + (n + round) % 20)))));
+        let answered = cut.await.iter().filter(|r| r.is_ok()).count();
+        assert!(answered < 32, "round {round}: no request was cut off; make the search slower");
+    }
+    // The abandoned statements finish on their own; nothing was closed under them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = backends(&url).await;
+    let closed: Vec<_> = before.difference(&after).collect();
+    assert!(closed.is_empty(), "connections closed by hang-ups: {closed:?} (before {before:?}, after {after:?})");
+    let answer = send(None).await.unwrap();
+    let status = answer.status();
+    assert_eq!(status, 200, "{}", answer.text().await.unwrap_or_default());
+}
