@@ -5,18 +5,21 @@
 //! sent (a request line and some headers, never the blank line that ends them): half of them
 //! then trickle one more byte of a header every `--trickle` seconds, the other half send
 //! nothing more. The server cuts a request whose headers are late (`HTTP_HEADER_TIMEOUT`),
-//! and every connection it closes is opened again at once, so the count held stays up.
+//! and every connection it closes is opened again at once, so the count held stays up. The
+//! first partial requests are spread over `--stagger` seconds (the connections open at once
+//! and wait their turn), so the server's cuts, and the reopening, are spread evenly rather
+//! than all 2,000 at the same instant every header timeout.
 //!
 //! ```text
 //! cargo build --release --example attack
 //! target/release/examples/attack half-open --addr 127.0.0.1:8000 --connections 2000 --seconds 30
 //! ```
 //!
-//! It prints `READY held=N` once every connection has sent its partial request, and at the
-//! end (`--seconds`, or SIGINT) one line for the script: `RESULT opened=… closed=…
-//! answered=… failed=… min_held=… max_held=…` (`answered`: connections the server sent bytes
-//! on, e.g. a 503 past `MAX_CONNECTIONS`; `failed`: connects that did not succeed; the held
-//! range is sampled every 50 ms after `READY`).
+//! It prints `READY held=N` once every connection is open, and at the end (`--seconds`, or
+//! SIGINT) one line for the script: `RESULT opened=… closed=… answered=… failed=… min_held=…
+//! max_held=…` (`answered`: connections the server sent bytes on, e.g. a 503 past
+//! `MAX_CONNECTIONS`; `failed`: connects that did not succeed; the held range is sampled
+//! every 50 ms after `READY`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,13 +52,17 @@ enum Attack {
         /// Seconds between two trickled bytes, on the trickling half.
         #[arg(long, default_value_t = 1.0)]
         trickle: f64,
+        /// Seconds over which the first partial requests are spread (the server's header
+        /// timeout spreads the cuts evenly).
+        #[arg(long, default_value_t = 10.0)]
+        stagger: f64,
     },
 }
 
 /// What the connections have seen, shared by all of them.
 #[derive(Default)]
 struct Counts {
-    /// Connections open with their partial request sent.
+    /// Connections open (their partial request sent, or about to be).
     held: AtomicU64,
     opened: AtomicU64,
     /// Closed by the server (end of stream or reset).
@@ -70,7 +77,7 @@ const PARTIAL: &[u8] = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let Attack::HalfOpen { addr, connections, seconds, trickle } = Cli::parse().attack;
+    let Attack::HalfOpen { addr, connections, seconds, trickle, stagger } = Cli::parse().attack;
     raise_open_files_limit();
     let counts = Arc::new(Counts::default());
     let end = Instant::now() + Duration::from_secs_f64(seconds);
@@ -78,7 +85,8 @@ async fn main() {
     for i in 0..connections {
         let counts = counts.clone();
         let trickle = (i % 2 == 1).then_some(trickle);
-        tokio::spawn(hold(addr, trickle, counts));
+        let first = Duration::from_secs_f64(stagger * i as f64 / connections as f64);
+        tokio::spawn(hold(addr, trickle, first, counts));
     }
     let (mut min_held, mut max_held, mut ready) = (u64::MAX, 0, false);
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -109,9 +117,11 @@ async fn main() {
     );
 }
 
-/// Keeps one connection held until the process ends: opens it, sends the partial request,
-/// trickles (or not) until the server closes it, and starts over.
-async fn hold(addr: SocketAddr, trickle: Option<Duration>, counts: Arc<Counts>) {
+/// Keeps one connection held until the process ends: opens it, sends the partial request
+/// (the first time after `first`), trickles (or not) until the server closes it, and starts
+/// over.
+async fn hold(addr: SocketAddr, trickle: Option<Duration>, first: Duration, counts: Arc<Counts>) {
+    let mut wait = Some(first);
     loop {
         let Ok(stream) = TcpStream::connect(addr).await else {
             counts.failed.fetch_add(1, Ordering::Relaxed);
@@ -119,12 +129,11 @@ async fn hold(addr: SocketAddr, trickle: Option<Duration>, counts: Arc<Counts>) 
             continue;
         };
         counts.opened.fetch_add(1, Ordering::Relaxed);
-        if !send(&stream, PARTIAL).await {
-            counts.closed.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
         counts.held.fetch_add(1, Ordering::Relaxed);
-        let answered = until_closed(&stream, trickle).await;
+        if let Some(wait) = wait.take() {
+            sleep(wait).await;
+        }
+        let answered = send(&stream, PARTIAL).await && until_closed(&stream, trickle).await;
         counts.held.fetch_sub(1, Ordering::Relaxed);
         counts.closed.fetch_add(1, Ordering::Relaxed);
         if answered {

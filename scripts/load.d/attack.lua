@@ -9,6 +9,10 @@
 --           pattern (the longest allowed) that matches all but its last character of every
 --           description of zeros — instr compares from the start — counted and paged,
 --           todos(first: 100, filter: {search}) { totalCount nodes { id } }: two full scans
+--   wide    FILE holds the attacker's token: the same search as 20 aliased root fields,
+--           cN: todos(first: 0, filter: {search}) { totalCount }, each a full scan charged 2
+--           (a connection is charged for the items it may hold, and first: 0 holds none): 20
+--           scans for a cost of 40 where the search above is 2 for 301, all at once
 --   signup  signUp with a new email each time (all from this address: past
 --           SIGN_UP_MAX_PER_CLIENT they are RATE_LIMITED, and each still costs an upsert)
 --
@@ -26,6 +30,12 @@ end
 
 local SEARCH = '{"query":"query($s: String) { todos(first: 100, filter: {search: $s}) '
   .. '{ totalCount nodes { id } } }","variables":{"s":"' .. string.rep("0", 199) .. '1"}}'
+local WIDE_FIELDS = {}
+for i = 1, 20 do
+  WIDE_FIELDS[i] = "c" .. i .. ": todos(first: 0, filter: {search: $s}) { totalCount }"
+end
+local WIDE = '{"query":"query($s: String) { ' .. table.concat(WIDE_FIELDS, " ") .. ' }",'
+  .. '"variables":{"s":"' .. string.rep("0", 199) .. '1"}}'
 local SIGNUP = '{"query":"mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",'
   .. '"variables":{"i":{"email":"flood-%d-%d-%d@bench.test","password":"flood-password","name":"Flood"}}}'
 
@@ -36,16 +46,16 @@ local headers = {
 
 function init(args)
   mode = args[1]
-  if mode == "search" then
+  if mode == "search" or mode == "wide" then
     local file = io.open(args[2] or "", "r")
     if file == nil then
-      error("usage: -- search TOKEN_FILE")
+      error("usage: -- search|wide TOKEN_FILE")
     end
     headers["Authorization"] = "Bearer " .. file:read("*l")
     file:close()
-    search_request = wrk.format("POST", "/graphql", headers, SEARCH)
+    search_request = wrk.format("POST", "/graphql", headers, mode == "wide" and WIDE or SEARCH)
   elseif mode ~= "signup" then
-    error("usage: -- search TOKEN_FILE | signup")
+    error("usage: -- search|wide TOKEN_FILE | signup")
   end
   started = os.time()
   sent = 0
@@ -54,7 +64,7 @@ function init(args)
 end
 
 function request()
-  if mode == "search" then
+  if search_request ~= nil then
     return search_request
   end
   sent = sent + 1
