@@ -130,6 +130,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         metrics: Default::default(),
         documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
         in_flight,
+        scans: crate::auth::in_flight::InFlight::new(1),
         budget,
         pats,
     })

@@ -37,6 +37,8 @@ pub struct State {
     pub documents: Arc<crate::graphql::DocumentCache>,
     /// Each user's requests in flight ([`crate::auth::in_flight`]).
     pub in_flight: Arc<crate::auth::in_flight::InFlight>,
+    /// Each user's searches running at once: one ([`crate::todos::TodoStore`]).
+    pub scans: Arc<crate::auth::in_flight::InFlight>,
     /// Each user's cost budget ([`crate::auth::budget`]).
     pub budget: Arc<crate::auth::budget::CostBudget>,
     /// Whether the database is known to be down ([`crate::db::Outage`]).

@@ -58,6 +58,7 @@ impl TodoStore<'_> {
     /// The owner's todos the listing selects, in its order: one statement, scoped to the owner
     /// like every other.
     pub async fn list(&self, listing: &Listing) -> Result<Vec<entity::Model>> {
+        let _searching = self.searching(&listing.filter).await?;
         let matched = self.scope().filter(matching(&listing.filter, self.backend()));
         let offset = (listing.offset > 0).then_some(listing.offset);
         self.all(sorted(matched, listing.order, false).limit(listing.limit).offset(offset)).await

@@ -42,6 +42,8 @@ pub struct TodoStore<'a> {
     owner: &'a str,
     /// The most todos the owner may keep.
     max_todos: u64,
+    /// The owner's searches running at once ([`Self::searching`]).
+    scans: &'a Arc<crate::auth::in_flight::InFlight>,
 }
 
 /// A validated change to a todo; `None` leaves a field as it is.
@@ -79,6 +81,7 @@ impl<'a> TodoStore<'a> {
             events: &state.events,
             owner: &owner.id,
             max_todos,
+            scans: &state.scans,
         }
     }
 
@@ -226,6 +229,7 @@ impl<'a> TodoStore<'a> {
 
     /// How many of the owner's todos the filter matches, whatever the cursor.
     pub async fn count(&self, filter: &TodoFilter) -> Result<u64> {
+        let _searching = self.searching(filter).await?;
         let matched = self.scope().filter(matching(filter, self.backend()));
         let count = Expr::col((Todos, Column::Id)).count();
         let select = matched.clone().select_only().column_as(count, "count");
@@ -238,6 +242,7 @@ impl<'a> TodoStore<'a> {
     /// One page of a Relay connection (the algorithm of the Relay cursor connection spec:
     /// apply `after`/`before`, then `first`, then `last`).
     pub async fn page(&self, args: &PageArgs) -> Result<Page> {
+        let _searching = self.searching(&args.filter).await?;
         let order = args.order;
         let mut window = self.scope().filter(matching(&args.filter, self.backend()));
         if let Some(after) = &args.after {
@@ -274,6 +279,16 @@ impl<'a> TodoStore<'a> {
             has_next = self.any(beyond(before, order, true).add(matching(&args.filter, self.backend()))).await?;
         }
         Ok(Page { todos, has_previous, has_next })
+    }
+
+    /// A search scans every one of the owner's descriptions (no index serves a substring): the
+    /// owner's searches run one at a time, however many requests or aliases ask for them, so
+    /// one user's scans hold one pooled connection, never the pool. Other reads go on at once.
+    pub(super) async fn searching(&self, filter: &TodoFilter) -> Result<Option<crate::auth::in_flight::Slot>> {
+        match filter.search.as_deref() {
+            Some(search) if !search.is_empty() => Ok(Some(self.scans.enter(self.owner).await?)),
+            _ => Ok(None),
+        }
     }
 
     pub(super) fn backend(&self) -> DbBackend {

@@ -173,3 +173,54 @@ async fn websocket_operation(app: &TestApp, user: &crate::helpers::TestUser, que
     }
     panic!("the socket closed without an answer");
 }
+
+/// Pooled connections in use now, from `/metrics`.
+async fn pool_in_use(app: &TestApp) -> i64 {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let gauge = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+        line.rsplit(' ').next().unwrap().parse::<i64>().unwrap()
+    };
+    gauge("todoql_db_pool_connections") - gauge("todoql_db_pool_idle_connections")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_users_searches_run_one_at_a_time_however_many_aliases_ask() {
+    let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
+    let user = app.sign_up().await;
+    super::scans::seed_long_todos(&app, &user.id, 2_000).await;
+    let baseline = pool_in_use(&app).await;
+    // Two requests of ten aliased worst searches each: twenty scans asked for at once.
+    let aliases: String = (0..10).map(|n| format!(" t{n}: todos(filter: {{ search: $s }}) {{ totalCount }}")).collect();
+    let query = format!("query($s: String) {{{aliases} }}");
+    let variables = json!({ "s": super::scans::worst_search(&app) });
+    let attack = tokio::spawn({
+        let (client, url, token, body) = (
+            app.client.clone(),
+            app.url("/graphql"),
+            user.token.clone(),
+            json!({ "query": query, "variables": variables }),
+        );
+        async move {
+            let send = || client.post(&url).bearer_auth(&token).json(&body).send();
+            let answers = futures::future::join_all((0..2).map(|_| send())).await;
+            let mut bodies = Vec::new();
+            for answer in answers {
+                bodies.push(answer.expect("answer").json::<Value>().await.expect("JSON"));
+            }
+            bodies
+        }
+    });
+    let mut most = 0;
+    while !attack.is_finished() {
+        most = most.max(pool_in_use(&app).await - baseline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for body in attack.await.expect("attack") {
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(body["data"]["t9"]["totalCount"], 0, "{body}");
+    }
+    // One scan at a time holds one pooled connection (inline attempts hold none), beside at
+    // most one short statement of the requests themselves; without the bound, the whole pool.
+    assert!(most <= 2, "{most} pooled connections held by one user's searches at once");
+}

@@ -67,7 +67,7 @@ async fn concurrent_creates_at_the_limit_never_overshoot_it_on_sqlite() {
 
 /// Gives `owner` `count` todos whose descriptions are 2,000 zeros, straight through SQL: a
 /// fixture of the largest account, in a moment rather than thousands of requests.
-async fn seed_long_todos(app: &TestApp, owner: &str, count: u32) {
+pub(super) async fn seed_long_todos(app: &TestApp, owner: &str, count: u32) {
     use sea_orm::ConnectionTrait;
     let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
     let sql = match db.get_database_backend() {
@@ -90,7 +90,7 @@ async fn seed_long_todos(app: &TestApp, owner: &str, count: u32) {
 /// A search as slow as a search can be on this database: 200 characters that match all but
 /// their last (SQLite's `instr` compares from the start) or first (PostgreSQL's `strpos`
 /// compares from the end) against a description of zeros.
-fn worst_search(app: &TestApp) -> String {
+pub(super) fn worst_search(app: &TestApp) -> String {
     if app.config.database.database_url.starts_with("postgres") {
         format!("1{}", "0".repeat(199))
     } else {
