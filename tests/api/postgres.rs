@@ -191,36 +191,42 @@ async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
     })
     .await;
     let url = app.config.database.database_url.clone();
-    let user = app.sign_up().await;
-    {
+    // Eight users (a user's searches run one at a time), each with todos to scan.
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        let user = app.sign_up().await;
         use sea_orm::ConnectionTrait;
         let db = sea_orm::Database::connect(&url).await.unwrap();
         let sql = format!(
             "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
-             description_folded) SELECT 'seed-' || x, '{}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
-             repeat('0', 2000) FROM generate_series(1, 3000) AS x",
+             description_folded) SELECT gen_random_uuid()::text, '{0}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
+             repeat('0', 2000) FROM generate_series(1, 800) AS x",
             user.id
         );
         db.execute_unprepared(&sql).await.unwrap();
         db.close().await.ok();
+        users.push(user);
     }
     // A search that scans every description: long enough to be cut off in the middle.
     let search = json!({ "query": "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
                          "variables": { "s": format!("1{}", "0".repeat(199)) } });
-    let send = |wait: Option<Duration>| {
-        let mut request = app.client.post(app.url("/graphql")).bearer_auth(&user.token).json(&search);
+    let send = |n: usize, wait: Option<Duration>| {
+        let token = &users[n % users.len()].token;
+        let mut request = app.client.post(app.url("/graphql")).bearer_auth(token).json(&search);
         if let Some(wait) = wait {
             request = request.timeout(wait);
         }
         request.send()
     };
     // Every connection of the pool open and in use once.
-    let warm = futures::future::join_all((0..48).map(|_| send(None))).await;
+    let warm = futures::future::join_all((0..48).map(|n| send(n, None))).await;
     assert!(warm.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
     let before = backends(&url).await;
     // Clients that hang up while their statements run, again and again.
     for round in 0..6u64 {
-        let cut = futures::future::join_all((0..32).map(|n| send(Some(Duration::from_millis(2 + (n + round) % 20)))));
+        let cut = futures::future::join_all(
+            (0..32).map(|n| send(n as usize, Some(Duration::from_millis(2 + (n + round) % 20)))),
+        );
         let answered = cut.await.iter().filter(|r| r.is_ok()).count();
         assert!(answered < 32, "round {round}: no request was cut off; make the search slower");
     }
@@ -229,7 +235,7 @@ async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
     let after = backends(&url).await;
     let closed: Vec<_> = before.difference(&after).collect();
     assert!(closed.is_empty(), "connections closed by hang-ups: {closed:?} (before {before:?}, after {after:?})");
-    let answer = send(None).await.unwrap();
+    let answer = send(0, None).await.unwrap();
     let status = answer.status();
     assert_eq!(status, 200, "{}", answer.text().await.unwrap_or_default());
 }

@@ -188,10 +188,13 @@ async fn pool_in_use(app: &TestApp) -> i64 {
 async fn one_users_searches_run_one_at_a_time_however_many_aliases_ask() {
     let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
     let user = app.sign_up().await;
-    super::scans::seed_long_todos(&app, &user.id, 2_000).await;
+    // Enough that a search outlasts SQLite's inline budget; on PostgreSQL (where every
+    // statement is pooled) few, so that the queued scans end well within the request's time.
+    let postgres = app.config.database.database_url.starts_with("postgres");
+    super::scans::seed_long_todos(&app, &user.id, if postgres { 300 } else { 2_000 }).await;
     let baseline = pool_in_use(&app).await;
-    // Two requests of ten aliased worst searches each: twenty scans asked for at once.
-    let aliases: String = (0..10).map(|n| format!(" t{n}: todos(filter: {{ search: $s }}) {{ totalCount }}")).collect();
+    // Two requests of five aliased worst searches each: ten scans asked for at once.
+    let aliases: String = (0..5).map(|n| format!(" t{n}: todos(filter: {{ search: $s }}) {{ totalCount }}")).collect();
     let query = format!("query($s: String) {{{aliases} }}");
     let variables = json!({ "s": super::scans::worst_search(&app) });
     let attack = tokio::spawn({
@@ -218,7 +221,7 @@ async fn one_users_searches_run_one_at_a_time_however_many_aliases_ask() {
     }
     for body in attack.await.expect("attack") {
         assert!(body.get("errors").is_none(), "{body}");
-        assert_eq!(body["data"]["t9"]["totalCount"], 0, "{body}");
+        assert_eq!(body["data"]["t4"]["totalCount"], 0, "{body}");
     }
     // One scan at a time holds one pooled connection (inline attempts hold none), beside at
     // most one short statement of the requests themselves; without the bound, the whole pool.
