@@ -49,7 +49,9 @@ async fn todo_events_is_allowed_or_refused_as_declared_for_every_set_of_scopes()
                 None => {
                     assert!(allows(&requirement, &scopes), "{scopes:?} may not subscribe");
                     let id = app.create_todo(&user, "seen").await;
-                    assert_eq!(next_event(&mut socket, "1").await["todoId"], json!(id));
+                    // On PostgreSQL the previous round's creation may still be on its way to
+                    // this instance's listener when this socket subscribes: skip it.
+                    while next_event(&mut socket, "1").await["todoId"] != json!(id) {}
                 }
                 Some(error) => {
                     assert!(!allows(&requirement, &scopes), "{scopes:?} may subscribe: {error}");
