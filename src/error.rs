@@ -179,12 +179,17 @@ fn is_unavailable(error: &sea_orm::DbErr) -> bool {
 /// progress handler (`SQLITE_INTERRUPT`, 9) or cancelled by PostgreSQL's `statement_timeout`
 /// (`query_canceled`, 57014).
 fn is_timeout(error: &sea_orm::DbErr) -> bool {
+    sql_state(error).is_some_and(|code| code == "9" || code == "57014")
+}
+
+/// The database's own code for a failed statement: PostgreSQL's SQLSTATE, SQLite's result code.
+pub(crate) fn sql_state(error: &sea_orm::DbErr) -> Option<String> {
     use sea_orm::{DbErr, RuntimeErr};
     match error {
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            e.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "9" || code == "57014")
+            e.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned())
         }
-        _ => false,
+        _ => None,
     }
 }
 

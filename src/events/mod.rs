@@ -168,9 +168,7 @@ fn announcing_failed(error: sea_orm::DbErr, change: &Change) -> Error {
         return error;
     }
     let state = match &error {
-        Error::Database(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))) => {
-            e.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned())
-        }
+        Error::Database(db) => crate::error::sql_state(db),
         _ => None,
     };
     let state = state.as_deref().unwrap_or("unknown");

@@ -195,16 +195,7 @@ async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
     let mut users = Vec::new();
     for _ in 0..8 {
         let user = app.sign_up().await;
-        use sea_orm::ConnectionTrait;
-        let db = sea_orm::Database::connect(&url).await.unwrap();
-        let sql = format!(
-            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
-             description_folded) SELECT gen_random_uuid()::text, '{0}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
-             repeat('0', 2000) FROM generate_series(1, 800) AS x",
-            user.id
-        );
-        db.execute_unprepared(&sql).await.unwrap();
-        db.close().await.ok();
+        app.seed_long_todos(&user.id, 800).await;
         users.push(user);
     }
     // A search that scans every description: long enough to be cut off in the middle.

@@ -191,7 +191,7 @@ async fn one_users_searches_run_one_at_a_time_however_many_aliases_ask() {
     // Enough that a search outlasts SQLite's inline budget; on PostgreSQL (where every
     // statement is pooled) few, so that the queued scans end well within the request's time.
     let postgres = app.config.database.database_url.starts_with("postgres");
-    super::scans::seed_long_todos(&app, &user.id, if postgres { 300 } else { 2_000 }).await;
+    app.seed_long_todos(&user.id, if postgres { 300 } else { 2_000 }).await;
     let baseline = pool_in_use(&app).await;
     // Two requests of five aliased worst searches each: ten scans asked for at once.
     let aliases: String = (0..5).map(|n| format!(" t{n}: todos(filter: {{ search: $s }}) {{ totalCount }}")).collect();

@@ -65,28 +65,6 @@ async fn concurrent_creates_at_the_limit_never_overshoot_it_on_sqlite() {
     }
 }
 
-/// Gives `owner` `count` todos whose descriptions are 2,000 zeros, straight through SQL: a
-/// fixture of the largest account, in a moment rather than thousands of requests.
-pub(super) async fn seed_long_todos(app: &TestApp, owner: &str, count: u32) {
-    use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
-    let sql = match db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => format!(
-            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
-             description_folded) SELECT 'seed-' || x, '{owner}', 't' || x, repeat('0', 2000), false, x, x, 't' || x, \
-             repeat('0', 2000) FROM generate_series(1, {count}) AS x"
-        ),
-        _ => format!(
-            "INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at, title_folded, \
-             description_folded) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {count}) \
-             SELECT 'seed-' || x, '{owner}', 't' || x, hex(zeroblob(1000)), 0, x, x, 't' || x, hex(zeroblob(1000)) \
-             FROM c"
-        ),
-    };
-    db.execute_unprepared(&sql).await.expect("seed");
-    db.close().await.ok();
-}
-
 /// A search as slow as a search can be on this database: 200 characters that match all but
 /// their last (SQLite's `instr` compares from the start) or first (PostgreSQL's `strpos`
 /// compares from the end) against a description of zeros.
@@ -107,7 +85,7 @@ async fn a_statement_running_past_statement_timeout_is_stopped_with_a_coded_erro
     })
     .await;
     let user = app.sign_up().await;
-    seed_long_todos(&app, &user.id, 10_000).await;
+    app.seed_long_todos(&user.id, 10_000).await;
     let search = "query($s: String) { todos(filter: { search: $s }) { totalCount nodes { id } } }";
     let (status, body) = within(HANG, app.post(Some(&user.token), search, json!({ "s": worst_search(&app) }))).await;
     assert_eq!((status, error_code(&body)), (200, "TIMEOUT"), "{body}");
@@ -125,7 +103,7 @@ async fn a_statement_running_past_statement_timeout_is_stopped_with_a_coded_erro
 async fn the_worst_search_of_the_largest_account_finishes_within_the_default_limits() {
     let app = TestApp::spawn().await;
     let user = app.sign_up().await;
-    seed_long_todos(&app, &user.id, 10_000).await;
+    app.seed_long_todos(&user.id, 10_000).await;
     let search = "query($s: String) { todos(first: 100, filter: { search: $s }) { totalCount nodes { id } } }";
     let body = within(HANG, app.as_user(&user, search, json!({ "s": worst_search(&app) }))).await;
     assert_eq!(body["data"]["todos"]["totalCount"], 0, "{body}");
