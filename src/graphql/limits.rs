@@ -6,14 +6,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use super::admission;
 use super::cache::{DocumentCache, Validation};
 use super::hostile::refuse_hostile;
+use super::order::Order;
 use crate::auth::Viewer;
 use crate::state::State;
 
@@ -59,6 +62,7 @@ impl ExtensionFactory for Limits {
             validation: Mutex::new(None),
             cost: Mutex::new(0),
             place: Mutex::new(None),
+            order: Arc::default(),
         })
     }
 }
@@ -76,6 +80,10 @@ struct RequestLimits {
     /// A subscription's place on its WebSocket, held as long as the operation (whose stream
     /// owns these extensions) runs.
     place: Mutex<Option<admission::SubscriptionPlace>>,
+    /// The order the operation selects its fields in, read in `prepare_request`; its
+    /// responses are put in it ([`Order`]). Shared with a subscription's stream, which is
+    /// built before the request is prepared.
+    order: Arc<Mutex<Option<Arc<Order>>>>,
 }
 
 #[async_trait::async_trait]
@@ -116,6 +124,10 @@ impl Extension for RequestLimits {
             };
             if let Ok(mut validation) = self.validation.lock() {
                 *validation = plan;
+            }
+            // Only once the document is known not to be hostile: the order inlines fragments.
+            if let Ok(mut order) = self.order.lock() {
+                *order = Order::of_request(&mut request).map(Arc::new);
             }
         }
         next.run(ctx, request).await
@@ -171,6 +183,15 @@ impl Extension for RequestLimits {
         Ok(result)
     }
 
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, self.ordered(stream))
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -203,6 +224,9 @@ impl Extension for RequestLimits {
             return timed_out();
         };
         drop(slot);
+        if let Some(order) = self.order.lock().ok().and_then(|order| order.clone()) {
+            order.apply(&mut response.data);
+        }
         if let Some(state) = state
             && response.errors.iter().any(|e| e.message == crate::error::DATABASE_UNAVAILABLE)
         {
@@ -214,6 +238,20 @@ impl Extension for RequestLimits {
 }
 
 impl RequestLimits {
+    /// Each event of a subscription in the order its document selects (the order is read
+    /// when the request is prepared, after the stream is built).
+    fn ordered<'s>(&self, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
+        let order = self.order.clone();
+        stream
+            .map(move |mut response| {
+                if let Some(order) = order.lock().ok().and_then(|order| order.clone()) {
+                    order.apply(&mut response.data);
+                }
+                response
+            })
+            .boxed()
+    }
+
     fn note_cost(&self, result: &ValidationResult) {
         if let Ok(mut cost) = self.cost.lock() {
             *cost = result.complexity;

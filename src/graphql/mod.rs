@@ -4,6 +4,7 @@ mod admission;
 mod cache;
 mod hostile;
 mod limits;
+mod order;
 mod persisted;
 mod public;
 mod shape;
@@ -115,14 +116,18 @@ impl Schemas {
             Ok(slot) => slot,
             Err(error) => return admission::refused(error),
         };
-        let request = request.data(admission::Admitted);
+        let mut request = request.data(admission::Admitted);
         match self.documents.validation(&request) {
             Some(cache::Validation::Cached(result)) => {
+                let order = order::Order::of_request(&mut request);
                 let charge = match admission::charge(&self.state, user.as_ref(), result.complexity) {
                     Ok(charge) => charge,
                     Err(error) => return admission::refused(error),
                 };
                 let mut response = self.validated.execute(request).await;
+                if let Some(order) = order {
+                    order.apply(&mut response.data);
+                }
                 response.errors = response.errors.into_iter().map(limits::coded_input_error).collect();
                 admission::report(response, charge)
             }

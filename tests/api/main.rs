@@ -12,6 +12,7 @@ mod fuzz;
 mod http;
 mod inline;
 mod limits;
+mod order;
 mod pagination;
 mod persisted;
 mod postgres;

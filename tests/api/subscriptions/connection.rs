@@ -160,3 +160,26 @@ async fn an_operation_name_that_picks_no_operation_is_an_error_message_with_a_co
     let message = read_text(&mut socket).await;
     assert_eq!(message["payload"], json!({ "data": { "__typename": "Query" } }), "{message}");
 }
+
+/// Over a socket too, a query's fields and each event's come in the order the document
+/// selects them (`Todo.owner` waits for a batch of the user loader; see tests/api/order.rs).
+#[tokio::test]
+async fn fields_come_in_selection_order_over_a_socket() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    app.create_todo(&user, "first").await;
+    let mut socket = connect(&app, TRANSPORT_WS).await;
+    init(&mut socket, auth(&user)).await;
+    let keys = |value: &Value| value.as_object().expect("object").keys().cloned().collect::<Vec<_>>();
+    let query = "{ b: todos(first: 1) { nodes { owner { id } id } } a: me { id } c: __typename }";
+    for round in 0..2 {
+        let payload = operation(&mut socket, &format!("q{round}"), query, json!({})).await;
+        assert_eq!(keys(&payload["data"]), ["b", "a", "c"], "{payload}");
+        assert_eq!(keys(&payload["data"]["b"]["nodes"][0]), ["owner", "id"], "{payload}");
+    }
+    subscribe(&mut socket, "events", "subscription { todoEvents { todo { owner { id } title } kind todoId } }").await;
+    app.create_todo(&user, "second").await;
+    let event = next_event(&mut socket, "events").await;
+    assert_eq!(keys(&event), ["todo", "kind", "todoId"], "{event}");
+    assert_eq!(keys(&event["todo"]), ["owner", "title"], "{event}");
+}
