@@ -43,6 +43,10 @@ enum Attack {
         /// The server's address.
         #[arg(long)]
         addr: SocketAddr,
+        /// The address to connect from (any of 127/8 on loopback), so the server tells the
+        /// attacker from its other clients as it would on a network.
+        #[arg(long)]
+        from: Option<std::net::IpAddr>,
         /// How many connections to hold.
         #[arg(long, default_value_t = 2000)]
         connections: usize,
@@ -77,7 +81,7 @@ const PARTIAL: &[u8] = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let Attack::HalfOpen { addr, connections, seconds, trickle, stagger } = Cli::parse().attack;
+    let Attack::HalfOpen { addr, from, connections, seconds, trickle, stagger } = Cli::parse().attack;
     raise_open_files_limit();
     let counts = Arc::new(Counts::default());
     let end = Instant::now() + Duration::from_secs_f64(seconds);
@@ -86,7 +90,7 @@ async fn main() {
         let counts = counts.clone();
         let trickle = (i % 2 == 1).then_some(trickle);
         let first = Duration::from_secs_f64(stagger * i as f64 / connections as f64);
-        tokio::spawn(hold(addr, trickle, first, counts));
+        tokio::spawn(hold(addr, from, trickle, first, counts));
     }
     let (mut min_held, mut max_held, mut ready) = (u64::MAX, 0, false);
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -117,13 +121,27 @@ async fn main() {
     );
 }
 
+/// A connection to `addr`, from `from` when given.
+async fn connect(addr: SocketAddr, from: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else { return TcpStream::connect(addr).await };
+    let socket = if from.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
+}
+
 /// Keeps one connection held until the process ends: opens it, sends the partial request
 /// (the first time after `first`), trickles (or not) until the server closes it, and starts
 /// over.
-async fn hold(addr: SocketAddr, trickle: Option<Duration>, first: Duration, counts: Arc<Counts>) {
+async fn hold(
+    addr: SocketAddr,
+    from: Option<std::net::IpAddr>,
+    trickle: Option<Duration>,
+    first: Duration,
+    counts: Arc<Counts>,
+) {
     let mut wait = Some(first);
     loop {
-        let Ok(stream) = TcpStream::connect(addr).await else {
+        let Ok(stream) = connect(addr, from).await else {
             counts.failed.fetch_add(1, Ordering::Relaxed);
             sleep(Duration::from_millis(100)).await;
             continue;

@@ -48,6 +48,11 @@ pub async fn build(config: Config) -> Result<Served, StartError> {
     let (going_away, leaving) = tokio::sync::watch::channel(false);
     let limits = http::server::Limits {
         max_connections: connection_cap(state.config.max_connections),
+        // Behind a proxy every peer is the proxy.
+        max_per_client: match (state.config.trust_proxy, state.config.max_connections_per_client) {
+            (0, 0) | (1.., _) => usize::MAX,
+            (0, limit) => limit,
+        },
         header_timeout: Duration::from_secs_f64(state.config.http_header_timeout),
         idle_timeout: Duration::from_secs_f64(state.config.http_idle_timeout),
     };

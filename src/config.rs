@@ -98,6 +98,13 @@ pub struct Config {
     /// may open files for.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// The most HTTP connections one client address may hold open at once (IPv6: one /64);
+    /// past it its new connections are answered 503 and closed, so one client holding
+    /// connections half-open cannot take the server's memory or every place under
+    /// `MAX_CONNECTIONS`. Not applied with `TRUST_PROXY` set: every connection then comes
+    /// from a proxy, whose own limits stand in (nginx `limit_conn`). 0 turns it off.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 512)]
+    pub max_connections_per_client: usize,
     /// Seconds a request's headers may take to arrive once its first byte has: a client that
     /// sends half a request is cut off.
     #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]

@@ -186,7 +186,7 @@ for round in $(seq 1 "$ROUNDS"); do
   measure "attack-wide.$round" "$attacker"
 
   starting "attack-half-open.$round"
-  "$ATTACK_BIN" half-open --addr "127.0.0.1:$ATTACKED_PORT" --connections "$HALF_OPEN" \
+  "$ATTACK_BIN" half-open --addr "127.0.0.1:$ATTACKED_PORT" --from "$ATTACKER_ADDR" --connections "$HALF_OPEN" \
     --seconds "$((DURATION + 60))" >"$WORK/half-open.$round.out" 2>&1 &
   attacker=$!
   PIDS+=("$attacker")

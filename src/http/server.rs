@@ -8,15 +8,17 @@
 //!   [`Limits::header_timeout`] — a client sending half a request (slowloris) is cut off.
 //! - While a request is being served, the router's own time limits apply (the request
 //!   timeout, which also bounds reading the body).
-//! - Past [`Limits::max_connections`] open connections, a new one is answered `503` with
-//!   `Retry-After` and closed, or (past a few hundred such answers at once) closed outright.
+//! - Past [`Limits::max_connections`] open connections, or [`Limits::max_per_client`] from
+//!   one client address, a new one is answered `503` with `Retry-After` and closed, or (past a
+//!   few hundred such answers at once) closed outright.
 //!
 //! On shutdown the listener stops accepting, WebSockets are told to go away (1001), every
 //! connection finishes the request it is serving, and idle ones close.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -46,6 +48,8 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Limits {
     /// The most connections open at once.
     pub max_connections: usize,
+    /// The most connections open at once from one client address ([`Clients`]).
+    pub max_per_client: usize,
     /// How long a request's headers may take once its first byte has arrived.
     pub header_timeout: Duration,
     /// How long a connection may stay open without a byte between requests.
@@ -62,6 +66,7 @@ pub async fn serve(
     leaving: Leaving,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = Arc::new(Clients::new(limits.max_per_client));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     // Connections hold a receiver; shutdown drops the sender, and waits until they are gone.
     let (closing, closed) = watch::channel(());
@@ -81,15 +86,16 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        match open.clone().try_acquire_owned() {
-            Ok(permit) => {
+        let admitted = clients.enter(peer.ip()).and_then(|place| Some((place, open.clone().try_acquire_owned().ok()?)));
+        match admitted {
+            Some(permit) => {
                 let (router, closed) = (router.clone(), closed.clone());
                 tokio::spawn(async move {
                     connection(stream, peer, router, limits, closed).await;
                     drop(permit);
                 });
             }
-            Err(_) => match refusals.clone().try_acquire_owned() {
+            None => match refusals.clone().try_acquire_owned() {
                 Ok(permit) => {
                     tokio::spawn(async move {
                         refuse(stream).await;
@@ -106,6 +112,56 @@ pub async fn serve(
     closing.send_replace(());
     // Upgraded connections have left hyper: their tasks send the close frames.
     tokio::join!(closing.closed(), leaving.sockets.all_closed());
+}
+
+/// Open connections per client address, for [`Limits::max_per_client`]. An IPv6 client is
+/// its /64: one host is given that many addresses.
+struct Clients {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open connection of a client; its place is given back on drop.
+struct ClientPlace {
+    clients: Arc<Clients>,
+    client: Option<IpAddr>,
+}
+
+impl Clients {
+    fn new(limit: usize) -> Self {
+        Self { limit, open: Mutex::default() }
+    }
+
+    /// A place for one more connection from `ip`, unless it holds its limit.
+    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<ClientPlace> {
+        if self.limit == usize::MAX {
+            return Some(ClientPlace { clients: self.clone(), client: None });
+        }
+        let client = match ip.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+            v4 => v4,
+        };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(client).or_default();
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientPlace { clients: self.clone(), client: Some(client) })
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let Some(client) = self.client else { return };
+        let mut open = self.clients.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&client);
+            }
+        }
+    }
 }
 
 /// How the server tells its WebSockets it is leaving, and sees that they have.

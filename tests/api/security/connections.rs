@@ -108,6 +108,72 @@ async fn past_the_connection_cap_a_new_connection_is_refused_with_503_and_served
     assert!(served.starts_with("HTTP/1.1 200"));
 }
 
+/// A connection from `from` (any address of 127/8 is this machine's).
+async fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(format!("{from}:0").parse().expect("address")).expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+#[tokio::test]
+async fn one_client_address_holds_at_most_its_share_of_connections_half_open_or_not() {
+    let app = TestApp::spawn_with(|c| c.max_connections_per_client = 4).await;
+    // Four connections from one address, each holding half a request (slowloris) or served.
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let mut stream = connect_from("127.0.0.3", app.addr).await;
+        if i % 2 == 0 {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: tod").await.expect("write");
+        } else {
+            stream.write_all(REQUEST).await.expect("write");
+            assert!(response_head(&mut stream).await.starts_with("HTTP/1.1 200"));
+        }
+        held.push(stream);
+    }
+    // The fifth from that address is refused…
+    let mut over = connect_from("127.0.0.3", app.addr).await;
+    over.write_all(REQUEST).await.expect("write");
+    let refused = until_closed(&mut over).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("retry-after: 1"), "{refused}");
+    // …while another address is served as usual.
+    let mut other = connect_from("127.0.0.4", app.addr).await;
+    other.write_all(REQUEST_AND_CLOSE).await.expect("write");
+    assert!(until_closed(&mut other).await.starts_with("HTTP/1.1 200"));
+    // A closed connection gives its place back.
+    drop(held.remove(0));
+    let served = within(HANG, async {
+        loop {
+            let mut stream = connect_from("127.0.0.3", app.addr).await;
+            stream.write_all(REQUEST_AND_CLOSE).await.expect("write");
+            let head = until_closed(&mut stream).await;
+            if head.starts_with("HTTP/1.1 200") {
+                break head;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(served.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_connections_are_not_capped_per_address() {
+    // Every connection comes from the proxy: the per-address cap would cap the whole site.
+    let app = TestApp::spawn_with(|c| {
+        c.max_connections_per_client = 2;
+        c.trust_proxy = 1;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_from("127.0.0.5", app.addr).await;
+        stream.write_all(REQUEST).await.expect("write");
+        assert!(response_head(&mut stream).await.starts_with("HTTP/1.1 200"));
+        held.push(stream);
+    }
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 async fn open_socket(addr: SocketAddr) -> Result<Socket, u16> {
