@@ -41,8 +41,10 @@ const TAG: &str = "tasks";
 )]
 pub async fn list(State(app): State<App>, caller: Caller, RawQuery(query): RawQuery) -> Result<Response, Problem> {
     let listing = ListQuery::parse(query.as_deref())?.listing()?;
-    // Each task it may return costs its seven fields, as in a GraphQL connection.
-    caller.charge(&app.state, 7 * listing.limit)?;
+    // Each task it may return costs its seven fields, as in a GraphQL connection, and a
+    // search what it costs there.
+    let search = if listing.filter.searches() { crate::todos::SEARCH_COST as u64 } else { 0 };
+    caller.charge(&app.state, 7 * listing.limit + search)?;
     let todos = caller.store(&app.state).list(&listing).await?;
     let tasks: Vec<Task> = todos.iter().map(|todo| Task::of(todo, caller.subject())).collect();
     Ok(json(StatusCode::OK, &tasks, tasks.len()))

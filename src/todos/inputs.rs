@@ -37,6 +37,13 @@ pub struct TodoFilter {
     pub search: Option<String>,
 }
 
+impl TodoFilter {
+    /// Whether this filter searches (an empty search matches everything, with no scan).
+    pub fn searches(&self) -> bool {
+        self.search.as_deref().is_some_and(|search| !search.is_empty())
+    }
+}
+
 /// How to sort todos. Ties are broken by id, in the same direction.
 #[derive(InputObject, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TodoOrder {

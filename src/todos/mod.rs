@@ -16,6 +16,6 @@ pub use inputs::{
     normalize_title,
 };
 pub use loader::{TodoPageLoader, TodoPages};
-pub use page::{PageArgs, connection_complexity};
+pub use page::{PageArgs, SEARCH_COST, connection_complexity};
 pub use schema::{Todo, TodoConnection, TodoMutation, TodoQuery};
 pub use subscription::{TodoEvent, TodoSubscription};

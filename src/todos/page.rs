@@ -119,12 +119,28 @@ fn bounded(n: i32, argument: &'static str) -> Result<u64> {
     }
 }
 
-/// The complexity of a connection field: its children count once per possible item.
-pub fn connection_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+/// What a search adds to the cost of the connection that asks for it. A page reads a few
+/// dozen rows through an index, whatever the account's size; a search reads every one of the
+/// owner's todos (up to `MAX_TODOS_PER_USER`, 10,000 by default), once for the page and once
+/// more for `totalCount`. At 500 the default budget (`COST_BUDGET` 50,000, restored at 5,000/s)
+/// pays for ten searches a second, more than search-as-you-type sends, and one operation
+/// (`MAX_COMPLEXITY` 5,000) holds at most nine: twenty aliased searches in one request, each
+/// costing 2 before, are refused as too complex.
+pub const SEARCH_COST: usize = 500;
+
+/// The complexity of a connection field: its children count once per possible item, and a
+/// search adds [`SEARCH_COST`].
+pub fn connection_complexity(
+    first: Option<i32>,
+    last: Option<i32>,
+    filter: Option<&TodoFilter>,
+    child_complexity: usize,
+) -> usize {
     let items = match (first, last) {
         (None, None) => DEFAULT_PAGE,
         (first, last) => first.unwrap_or(0).max(last.unwrap_or(0)),
     };
     let items = usize::try_from(items.clamp(1, MAX_PAGE)).unwrap_or(1);
-    items.saturating_mul(child_complexity).saturating_add(1)
+    let search = if filter.is_some_and(TodoFilter::searches) { SEARCH_COST } else { 0 };
+    items.saturating_mul(child_complexity).saturating_add(1).saturating_add(search)
 }

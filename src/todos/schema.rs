@@ -198,7 +198,10 @@ impl TodoQuery {
     /// The caller's todos, newest first unless `orderBy` says otherwise.
     #[scopes(["todos:read"])]
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "SignedIn", complexity = "super::connection_complexity(first, last, child_complexity)")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "super::connection_complexity(first, last, filter.as_ref(), child_complexity)"
+    )]
     async fn todos(
         &self,
         ctx: &Context<'_>,

@@ -52,7 +52,7 @@ impl User {
     #[scopes(["todos:read"])]
     #[graphql(
         guard = "SelfOnly(&self.id)",
-        complexity = "crate::todos::connection_complexity(first, last, child_complexity)"
+        complexity = "crate::todos::connection_complexity(first, last, filter.as_ref(), child_complexity)"
     )]
     async fn todos(
         &self,

@@ -51,6 +51,37 @@ async fn each_operation_draws_its_cost_from_the_users_budget_and_reports_what_is
     assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{message}");
 }
 
+/// A search reads every one of the owner's todos where a page reads a few: it costs what it
+/// scans, not what it returns, so twenty aliased searches of one row each are no longer cheap.
+#[tokio::test]
+async fn a_search_costs_its_scan_not_its_page() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    let requested = |body: &Value| cost(body)["requested"].as_u64().unwrap_or_else(|| panic!("a cost: {body}"));
+    let plain = app.as_user(&user, "{ todos(first: 1) { totalCount } }", json!({})).await;
+    let search = "query($s: String) { todos(first: 1, filter: { search: $s }) { totalCount } }";
+    let searched = app.as_user(&user, search, json!({ "s": "x" })).await;
+    assert_eq!(requested(&searched), requested(&plain) + 500, "{searched}");
+    // An empty search matches everything without a scan.
+    let empty = app.as_user(&user, search, json!({ "s": "" })).await;
+    assert_eq!(requested(&empty), requested(&plain), "{empty}");
+    // Over User.todos too.
+    let nested = "query($s: String) { me { todos(first: 1, filter: { search: $s }) { totalCount } } }";
+    let body = app.as_user(&user, nested, json!({ "s": "x" })).await;
+    assert!(requested(&body) > 500, "{body}");
+    // Nine fit one operation's complexity (5,000); ten do not, and nothing runs.
+    let aliased = |n: usize| {
+        let fields: String =
+            (0..n).map(|i| format!(" s{i}: todos(first: 0, filter: {{ search: $s }}) {{ totalCount }}")).collect();
+        format!("query($s: String) {{{fields} }}")
+    };
+    let body = app.as_user(&user, &aliased(9), json!({ "s": "x" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app.as_user(&user, &aliased(10), json!({ "s": "x" })).await;
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+}
+
 #[tokio::test]
 async fn with_no_budget_responses_carry_no_cost() {
     let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
