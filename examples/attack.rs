@@ -43,10 +43,11 @@ enum Attack {
         /// The server's address.
         #[arg(long)]
         addr: SocketAddr,
-        /// The address to connect from (any of 127/8 on loopback), so the server tells the
-        /// attacker from its other clients as it would on a network.
-        #[arg(long)]
-        from: Option<std::net::IpAddr>,
+        /// Addresses to connect from, taken in turn (any of 127/8 on loopback), so the server
+        /// tells the attacker from its other clients as it would on a network; several hold
+        /// more connections than the server allows one address (`MAX_CONNECTIONS_PER_CLIENT`).
+        #[arg(long, value_delimiter = ',')]
+        from: Vec<std::net::IpAddr>,
         /// How many connections to hold.
         #[arg(long, default_value_t = 2000)]
         connections: usize,
@@ -90,7 +91,7 @@ async fn main() {
         let counts = counts.clone();
         let trickle = (i % 2 == 1).then_some(trickle);
         let first = Duration::from_secs_f64(stagger * i as f64 / connections as f64);
-        tokio::spawn(hold(addr, from, trickle, first, counts));
+        tokio::spawn(hold(addr, from.get(i % from.len().max(1)).copied(), trickle, first, counts));
     }
     let (mut min_held, mut max_held, mut ready) = (u64::MAX, 0, false);
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
