@@ -136,6 +136,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         documents: Arc::new(crate::graphql::DocumentCache::default().with_persisted(persisted)),
         in_flight,
         scans: crate::auth::in_flight::InFlight::new(1),
+        known_users: Arc::default(),
         budget,
         pats,
     })

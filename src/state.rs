@@ -39,6 +39,8 @@ pub struct State {
     pub in_flight: Arc<crate::auth::in_flight::InFlight>,
     /// Each user's searches running at once: one ([`crate::todos::TodoStore`]).
     pub scans: Arc<crate::auth::in_flight::InFlight>,
+    /// Accounts recently seen to exist, for the user check on the pool ([`crate::users::Known`]).
+    pub known_users: Arc<crate::users::Known>,
     /// Each user's cost budget ([`crate::auth::budget`]).
     pub budget: Arc<crate::auth::budget::CostBudget>,
     /// Whether the database is known to be down ([`crate::db::Outage`]).

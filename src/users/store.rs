@@ -44,13 +44,22 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 }
 
 /// Whether the account with this id exists: the check every authenticated request makes,
-/// inline on SQLite ([`crate::db::Inline`]), in the request's snapshot when it has one.
+/// inline on SQLite ([`crate::db::Inline`]), in the request's snapshot when it has one; on
+/// the pool (PostgreSQL) at most once per [`super::known::TTL`] per account
+/// ([`super::Known`]).
 pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Result<bool> {
     let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
     if let Some(found) = crate::db::select(snapshot, state.reader.as_deref(), &select, |_| Ok(())) {
         return Ok(!found?.is_empty());
     }
-    Ok(select.into_tuple::<String>().one(&state.db).await?.is_some())
+    if state.known_users.recently(id) {
+        return Ok(true);
+    }
+    let found = select.into_tuple::<String>().one(&state.db).await?.is_some();
+    if found {
+        state.known_users.note(id);
+    }
+    Ok(found)
 }
 
 /// The accounts with these ids, in no particular order.

@@ -230,3 +230,37 @@ async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
     let status = answer.status();
     assert_eq!(status, 200, "{}", answer.text().await.unwrap_or_default());
 }
+
+/// On PostgreSQL the user check is a round trip of its own; an account seen to exist is taken
+/// to exist for a second (`users::Known`), so a read within it is one statement. An account
+/// deleted out of band is refused once that second has passed.
+#[tokio::test]
+async fn the_user_check_is_made_once_a_second_per_account_and_a_deleted_account_is_refused_after() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let user = app.sign_up().await;
+    let read = "{ todos(first: 1) { nodes { id } } }";
+    // Two reads in a row: the second is the page alone (a slow machine may let the second
+    // pass between them, so a few tries).
+    let mut statements = Vec::new();
+    for _ in 0..5 {
+        app.as_user(&user, read, json!({})).await;
+        let before = app.statements().await;
+        let body = app.as_user(&user, read, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        statements.push(app.statements().await - before);
+    }
+    assert!(statements.contains(&1), "statements per read right after another: {statements:?}");
+    // Deleted behind todoql's back: refused as soon as the remembered second is over.
+    let db = sea_orm::Database::connect(&app.config.database.database_url).await.expect("connect");
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("DELETE FROM users WHERE id = '{}'", user.id)).await.expect("delete");
+    db.close().await.ok();
+    wait_for("the deleted account to be refused", async || {
+        let body = app.as_user(&user, read, json!({})).await;
+        body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    })
+    .await;
+}
