@@ -133,6 +133,32 @@ impl Events {
         self.backend == DatabaseBackend::Postgres
     }
 
+    /// `write` (one statement `RETURNING` the row it writes) made to announce `change` itself
+    /// when it writes a row, in the same statement, so in the same transaction: PostgreSQL
+    /// runs a single statement in a transaction of its own, so the write and its notification
+    /// commit together, in commit order, in one round trip instead of four (`BEGIN`, the
+    /// write, `pg_notify`, `COMMIT`). For a write whose row is known before it runs (an
+    /// insert). `None` on SQLite, or when the change needs more than one notification: then
+    /// the write stages it in a transaction ([`Events::stage`]).
+    pub fn announcing(&self, write: Statement, change: &Change) -> Option<Statement> {
+        if self.backend != DatabaseBackend::Postgres {
+            return None;
+        }
+        let payload = postgres::encode(change).ok()?;
+        if postgres::parts(&payload).len() != 1 {
+            return None;
+        }
+        let mut values = write.values.map(|values| values.0).unwrap_or_default();
+        let (channel, text) = (values.len() + 1, values.len() + 2);
+        values.extend([CHANNEL.into(), payload.into()]);
+        // The lateral subquery runs once per row written: none written, nothing announced.
+        let sql = format!(
+            "WITH written AS ({}) SELECT written.* FROM written CROSS JOIN LATERAL (SELECT pg_notify(${channel}, ${text})) AS announced",
+            write.sql
+        );
+        Some(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values))
+    }
+
     /// Stages `change` inside the writing transaction (PostgreSQL: `pg_notify`, in parts when
     /// it is too large for one notification).
     pub async fn stage(&self, txn: &DatabaseTransaction, change: &Change) -> Result<()> {

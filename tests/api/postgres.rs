@@ -264,3 +264,32 @@ async fn the_user_check_is_made_once_a_second_per_account_and_a_deleted_account_
     })
     .await;
 }
+
+/// createTodo on PostgreSQL is one statement: the guarded insert announces its own change
+/// (`Events::announcing`), where it took `BEGIN`, the insert, `pg_notify` and `COMMIT`. The
+/// change still reaches subscribers (tests/api/subscriptions), and an insert refused at the
+/// limit announces nothing.
+#[tokio::test]
+async fn a_todo_is_created_and_announced_in_one_statement() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| c.max_todos_per_user = 7).await;
+    let user = app.sign_up().await;
+    // Two in a row, three times (a slow machine may let the user check's second pass between
+    // them): six todos.
+    let mut statements = Vec::new();
+    for i in 0..3 {
+        app.create_todo(&user, &format!("warm {i}")).await;
+        let before = app.statements().await;
+        app.create_todo(&user, &format!("measured {i}")).await;
+        statements.push(app.statements().await - before);
+    }
+    app.create_todo(&user, "the seventh, the last allowed").await;
+    assert!(statements.contains(&1), "statements per createTodo right after another: {statements:?}");
+    let body =
+        app.as_user(&user, "mutation { createTodo(input: { title: \"one too many\" }) { id } }", json!({})).await;
+    assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
+    let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["todos"]["totalCount"], 7, "{count}");
+}
