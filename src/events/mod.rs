@@ -185,10 +185,11 @@ impl Events {
     }
 }
 
-/// The error of a `pg_notify` that failed. Its message may quote the payload — the user's
-/// todo text — so what is kept (and logged) names the todo and the SQLSTATE only; a lost
-/// connection stays a database error (`SERVICE_UNAVAILABLE`).
-fn announcing_failed(error: sea_orm::DbErr, change: &Change) -> Error {
+/// The error of a `pg_notify` that failed, or of a write that announces its own change
+/// ([`Events::announcing`]). Its message may quote the payload — the user's todo text — so
+/// what is kept (and logged) names the todo and the SQLSTATE only; a lost connection stays a
+/// database error (`SERVICE_UNAVAILABLE`).
+pub(crate) fn announcing_failed(error: sea_orm::DbErr, change: &Change) -> Error {
     let error = Error::from(error);
     if matches!(error.code(), "SERVICE_UNAVAILABLE" | "TIMEOUT") {
         return error;

@@ -229,9 +229,15 @@ impl<'a> TodoStore<'a> {
                 return super::commit::write(queue, writer, &events, &db, kind, statement).await;
             }
             let _order = events.begin().await;
-            let announcing = known.as_ref().and_then(|change| events.announcing(statement.clone(), change));
-            let model = if let Some(announcing) = announcing {
-                returned(&db, announcing).await?
+            let announcing =
+                known.as_ref().and_then(|change| Some((events.announcing(statement.clone(), change)?, change)));
+            let model = if let Some((announcing, change)) = announcing {
+                // Its error may quote the payload, as a failed `pg_notify`'s does.
+                match db.query_one_raw(announcing).await {
+                    Ok(Some(row)) => entity::Model::from_query_result(&row, "")?,
+                    Ok(None) => return Err(Error::NotFound),
+                    Err(error) => return Err(crate::events::announcing_failed(error, change)),
+                }
             } else if events.stages_in_transaction() {
                 let txn = db.begin().await?;
                 let model = returned(&txn, statement).await?;
