@@ -57,7 +57,7 @@ pub async fn build(config: Config) -> Result<Served, StartError> {
         idle_timeout: Duration::from_secs_f64(state.config.http_idle_timeout),
     };
     let sockets = std::sync::Arc::new(http::Sockets::default());
-    let app = App { schemas, state, sockets: sockets.clone(), going_away: leaving };
+    let app = App::new(http::AppParts { schemas, state, sockets: sockets.clone(), going_away: leaving });
     Ok(Served { router: http::router(app), limits, going_away, sockets })
 }
 

@@ -91,7 +91,7 @@ pub struct Schemas {
     documents: Arc<DocumentCache>,
     state: State,
     /// The root fields of every operation type, and the introspection ones.
-    root_fields: std::collections::HashSet<String>,
+    root_fields: Arc<std::collections::HashSet<String>>,
 }
 
 impl Schemas {
@@ -159,7 +159,7 @@ pub fn build(state: State) -> Schemas {
     };
     let timeout = std::time::Duration::from_secs(state.config.request_timeout);
     let full = schema(Some(limits::Limits::new(documents.clone(), timeout)));
-    let root_fields = root_fields(&full);
+    let root_fields = Arc::new(root_fields(&full));
     Schemas { full, validated: schema(None), documents, state, root_fields }
 }
 

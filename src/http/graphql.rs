@@ -210,8 +210,8 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     // statements to finish — or to be stopped by STATEMENT_TIMEOUT, the database's way —
     // instead of dropping them mid-flight, which closes their pooled connection.
     let running = {
-        let schemas = app.schemas.clone();
-        tokio::spawn(async move { schemas.execute(request).await }.in_current_span())
+        let app = app.clone();
+        tokio::spawn(async move { app.schemas.execute(request).await }.in_current_span())
     };
     let result = match tokio::time::timeout(timeout, running).await {
         Ok(Ok(response)) => Ok(response),
