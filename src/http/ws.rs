@@ -6,6 +6,7 @@
 //! token expires is closed with 4403, and a client that never initialises is closed with
 //! 4408 after ten seconds.
 
+mod detached;
 mod refusals;
 mod sockets;
 
@@ -143,7 +144,8 @@ async fn serve(socket: WebSocket, app: App, protocol: WebSocketProtocols, connec
         let (app, session) = (app.clone(), session.clone());
         move |payload: Value| async move { initialise(app, session, payload, connection).await }
     };
-    let mut messages = async_graphql::http::WebSocket::new(app.schemas.full.clone(), input, protocol)
+    let executor = detached::Detached::new(app.schemas.full.clone(), app.state.documents.clone());
+    let mut messages = async_graphql::http::WebSocket::new(executor, input, protocol)
         .on_connection_init(on_init)
         .keepalive_timeout(None);
     let mut refusals = Refusals::new(protocol);

@@ -167,7 +167,7 @@ async fn a_database_outage_fails_fast_and_recovers_without_a_restart() {
 }
 
 /// The process ids of the backends serving `url`'s database, apart from the asking one.
-async fn backends(url: &str) -> std::collections::BTreeSet<i32> {
+pub(crate) async fn backends(url: &str) -> std::collections::BTreeSet<i32> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(url).await.unwrap();
     let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();

@@ -81,3 +81,64 @@ async fn a_change_too_large_for_one_postgres_notification_arrives_whole() {
     let body = app.as_user(&user, "{ todos(filter: { search: \"🍏\\\\\" }) { totalCount } }", json!({})).await;
     assert_eq!(succeed(body)["todos"]["totalCount"], 1);
 }
+
+/// A socket that closes while its queries run leaves their statements to finish (they run in
+/// a task of their own, as HTTP requests do): no pooled connection is closed under them. Before,
+/// the socket's operations were dropped with it, mid-statement, and PostgreSQL lost the
+/// connection each ran on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_of_a_socket_that_closes_mid_statement_leave_the_pools_connections_open() {
+    if postgres_admin_url().is_none() {
+        eprintln!("skipped: needs TODOQL_TEST_DATABASE=postgres://…");
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.user_max_in_flight = 64;
+        c.cost_budget = 0;
+    })
+    .await;
+    let url = app.config.database.database_url.clone();
+    // Eight users (a user's searches run one at a time), each with todos to scan.
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        let user = app.sign_up().await;
+        app.seed_long_todos(&user.id, 800).await;
+        users.push(user);
+    }
+    let search = "query($s: String) { todos(filter: { search: $s }) { totalCount } }";
+    let variables = json!({ "s": format!("1{}", "0".repeat(199)) });
+    // Every connection of the pool open and in use once, over HTTP.
+    let warm =
+        futures::future::join_all((0..48).map(|n| app.post(Some(&users[n % 8].token), search, variables.clone())))
+            .await;
+    assert!(warm.iter().all(|(status, _)| *status == 200));
+    let before = crate::postgres::backends(&url).await;
+    // Sockets that start a search, then close a moment later, again and again.
+    for round in 0..4u64 {
+        let cut = (0..16u64).map(|n| {
+            let (user, variables) = (&users[n as usize % 8], variables.clone());
+            let app = &app;
+            async move {
+                let mut socket = connect(app, TRANSPORT_WS).await;
+                init(&mut socket, auth(user)).await;
+                send(
+                    &mut socket,
+                    json!({ "type": "subscribe", "id": "1", "payload": { "query": search, "variables": variables } }),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(2 + (n + round) % 20)).await;
+                drop(socket);
+            }
+        });
+        futures::future::join_all(cut).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = crate::postgres::backends(&url).await;
+    let closed: Vec<_> = before.difference(&after).collect();
+    assert!(
+        closed.is_empty(),
+        "connections closed by sockets that went away: {closed:?} (before {before:?}, after {after:?})"
+    );
+    let (status, body) = app.post(Some(&users[0].token), search, variables).await;
+    assert_eq!(status, 200, "{body}");
+}
