@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, error_code, fresh_database, unique};
+use crate::helpers::{TestApp, TestUser, error_code, fresh_database, unique};
 
 const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
 
@@ -180,55 +180,81 @@ pub(crate) async fn backends(url: &str) -> std::collections::BTreeSet<i32> {
     rows.iter().map(|row| row.try_get::<i32>("", "pid").unwrap()).collect()
 }
 
+/// The fixture of the tests of operations abandoned mid-statement: a server whose pool has
+/// been opened and used, eight users (a user's searches run one at a time) each with todos to
+/// scan, and the pool's backends before anything was abandoned.
+pub(crate) struct Abandoning {
+    pub(crate) app: TestApp,
+    pub(crate) users: Vec<TestUser>,
+    before: std::collections::BTreeSet<i32>,
+}
+
+/// A search that scans every description: long enough to be cut off in the middle.
+pub(crate) const SCAN: &str = "query($s: String) { todos(filter: { search: $s }) { totalCount } }";
+
+/// [`SCAN`]'s variables.
+pub(crate) fn scan_variables() -> serde_json::Value {
+    json!({ "s": format!("1{}", "0".repeat(199)) })
+}
+
+impl Abandoning {
+    pub(crate) async fn start() -> Self {
+        let app = TestApp::spawn_with(|c| {
+            c.user_max_in_flight = 64;
+            c.cost_budget = 0;
+        })
+        .await;
+        let mut users = Vec::new();
+        for _ in 0..8 {
+            let user = app.sign_up().await;
+            app.seed_long_todos(&user.id, 800).await;
+            users.push(user);
+        }
+        // Every connection of the pool open and in use once.
+        let warm =
+            futures::future::join_all((0..48).map(|n| app.post(Some(&users[n % 8].token), SCAN, scan_variables())))
+                .await;
+        assert!(warm.iter().all(|(status, _)| *status == 200));
+        let before = backends(&app.config.database.database_url).await;
+        Self { app, users, before }
+    }
+
+    /// Once the abandoned statements have finished on their own: no connection was closed
+    /// under them, and the next request is served.
+    pub(crate) async fn assert_no_connection_was_closed(&self) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = backends(&self.app.config.database.database_url).await;
+        let closed: Vec<_> = self.before.difference(&after).collect();
+        let before = &self.before;
+        assert!(closed.is_empty(), "connections closed by hang-ups: {closed:?} (before {before:?}, after {after:?})");
+        let (status, body) = self.app.post(Some(&self.users[0].token), SCAN, scan_variables()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_abandoned_mid_statement_leave_the_pools_connections_open() {
     if !on_postgres() {
         return;
     }
-    let app = TestApp::spawn_with(|c| {
-        c.user_max_in_flight = 64;
-        c.cost_budget = 0;
-    })
-    .await;
-    let url = app.config.database.database_url.clone();
-    // Eight users (a user's searches run one at a time), each with todos to scan.
-    let mut users = Vec::new();
-    for _ in 0..8 {
-        let user = app.sign_up().await;
-        app.seed_long_todos(&user.id, 800).await;
-        users.push(user);
-    }
-    // A search that scans every description: long enough to be cut off in the middle.
-    let search = json!({ "query": "query($s: String) { todos(filter: { search: $s }) { totalCount } }",
-                         "variables": { "s": format!("1{}", "0".repeat(199)) } });
-    let send = |n: usize, wait: Option<Duration>| {
-        let token = &users[n % users.len()].token;
-        let mut request = app.client.post(app.url("/graphql")).bearer_auth(token).json(&search);
-        if let Some(wait) = wait {
-            request = request.timeout(wait);
-        }
-        request.send()
-    };
-    // Every connection of the pool open and in use once.
-    let warm = futures::future::join_all((0..48).map(|n| send(n, None))).await;
-    assert!(warm.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
-    let before = backends(&url).await;
+    let fixture = Abandoning::start().await;
+    let (app, users) = (&fixture.app, &fixture.users);
+    let search = json!({ "query": SCAN, "variables": scan_variables() });
     // Clients that hang up while their statements run, again and again.
     for round in 0..6u64 {
-        let cut = futures::future::join_all(
-            (0..32).map(|n| send(n as usize, Some(Duration::from_millis(2 + (n + round) % 20)))),
-        );
+        let cut = futures::future::join_all((0..32u64).map(|n| {
+            let wait = Duration::from_millis(2 + (n + round) % 20);
+            app.client
+                .post(app.url("/graphql"))
+                .bearer_auth(&users[n as usize % 8].token)
+                .json(&search)
+                .timeout(wait)
+                .send()
+        }));
         let answered = cut.await.iter().filter(|r| r.is_ok()).count();
         assert!(answered < 32, "round {round}: no request was cut off; make the search slower");
     }
-    // The abandoned statements finish on their own; nothing was closed under them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = backends(&url).await;
-    let closed: Vec<_> = before.difference(&after).collect();
-    assert!(closed.is_empty(), "connections closed by hang-ups: {closed:?} (before {before:?}, after {after:?})");
-    let answer = send(0, None).await.unwrap();
-    let status = answer.status();
-    assert_eq!(status, 200, "{}", answer.text().await.unwrap_or_default());
+    fixture.assert_no_connection_was_closed().await;
 }
 
 /// On PostgreSQL the user check is a round trip of its own; an account seen to exist is taken

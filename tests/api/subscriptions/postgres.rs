@@ -92,32 +92,13 @@ async fn queries_of_a_socket_that_closes_mid_statement_leave_the_pools_connectio
         eprintln!("skipped: needs TODOQL_TEST_DATABASE=postgres://…");
         return;
     }
-    let app = TestApp::spawn_with(|c| {
-        c.user_max_in_flight = 64;
-        c.cost_budget = 0;
-    })
-    .await;
-    let url = app.config.database.database_url.clone();
-    // Eight users (a user's searches run one at a time), each with todos to scan.
-    let mut users = Vec::new();
-    for _ in 0..8 {
-        let user = app.sign_up().await;
-        app.seed_long_todos(&user.id, 800).await;
-        users.push(user);
-    }
-    let search = "query($s: String) { todos(filter: { search: $s }) { totalCount } }";
-    let variables = json!({ "s": format!("1{}", "0".repeat(199)) });
-    // Every connection of the pool open and in use once, over HTTP.
-    let warm =
-        futures::future::join_all((0..48).map(|n| app.post(Some(&users[n % 8].token), search, variables.clone())))
-            .await;
-    assert!(warm.iter().all(|(status, _)| *status == 200));
-    let before = crate::postgres::backends(&url).await;
+    let fixture = crate::postgres::Abandoning::start().await;
+    let (app, users) = (&fixture.app, &fixture.users);
+    let (search, variables) = (crate::postgres::SCAN, crate::postgres::scan_variables());
     // Sockets that start a search, then close a moment later, again and again.
     for round in 0..4u64 {
         let cut = (0..16u64).map(|n| {
             let (user, variables) = (&users[n as usize % 8], variables.clone());
-            let app = &app;
             async move {
                 let mut socket = connect(app, TRANSPORT_WS).await;
                 init(&mut socket, auth(user)).await;
@@ -132,13 +113,5 @@ async fn queries_of_a_socket_that_closes_mid_statement_leave_the_pools_connectio
         });
         futures::future::join_all(cut).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = crate::postgres::backends(&url).await;
-    let closed: Vec<_> = before.difference(&after).collect();
-    assert!(
-        closed.is_empty(),
-        "connections closed by sockets that went away: {closed:?} (before {before:?}, after {after:?})"
-    );
-    let (status, body) = app.post(Some(&users[0].token), search, variables).await;
-    assert_eq!(status, 200, "{body}");
+    fixture.assert_no_connection_was_closed().await;
 }
