@@ -10,6 +10,11 @@
 //! prepared statement and one connection per runtime worker, run inline: what is left
 //! between this and todoql is the cost of GraphQL, sea-orm and sqlx.
 //!
+//! `GET /api/{user_id}/tasks` does the REST read's work the same way: the token, the path's
+//! user against its subject (403), the user check and the 20 newest tasks with the seven
+//! fields todoql's REST routes answer — the REST read's own reference (issue 16), where the
+//! GraphQL read's answers three fields.
+//!
 //! A bad or expired token gets todoql's 401 and body. The request body must be JSON with a
 //! `query` string; the query text itself is not read.
 //!
@@ -25,7 +30,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -82,6 +87,21 @@ struct Answer {
 }
 
 const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = ?1";
+/// The REST read's page: the same 20 newest todos, every field a task shows.
+const TASKS: &str = "SELECT id, title, description, completed, created_at, updated_at FROM todos \
+    WHERE owner_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 20";
+
+/// A task as the REST routes answer it (FastAPI + SQLModel's shape).
+#[derive(Serialize)]
+struct Task<'a> {
+    id: String,
+    user_id: &'a str,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    created_at: String,
+    updated_at: String,
+}
 const PAGE: &str = "SELECT id, title, completed FROM todos WHERE owner_id = ?1 \
                     ORDER BY created_at DESC, id DESC LIMIT 20";
 
@@ -114,8 +134,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let app =
-            Router::new().route("/graphql", post(graphql)).route("/healthz", get(|| async { "ok" })).with_state(shared);
+        let app = Router::new()
+            .route("/graphql", post(graphql))
+            .route("/api/{user_id}/tasks", get(tasks))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(shared);
         let listener = tokio::net::TcpListener::bind(bind).await?;
         eprintln!("ceiling: serving on {}", listener.local_addr()?);
         axum::serve(listener, app).await
@@ -187,6 +210,47 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             StatusCode::INTERNAL_SERVER_ERROR,
             br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec(),
         ),
+    }
+}
+
+/// `GET /api/{user_id}/tasks`: the REST read's work with nothing around it — the token, the
+/// path's user against its subject (403), the user check and the 20 newest tasks, each with
+/// the seven fields todoql's REST routes answer (RFC 3339 timestamps). Query parameters are
+/// not read: `scripts/load` asks `?limit=20`, the default here.
+async fn tasks(State(shared): State<Arc<Shared>>, Path(path_user): Path<String>, headers: HeaderMap) -> Response {
+    let Some(user_id) = bearer(&headers, &shared) else {
+        return unauthorized();
+    };
+    if user_id != path_user {
+        return json(StatusCode::FORBIDDEN, br#"{"detail":"this token is not the path's user"}"#.to_vec());
+    }
+    let instant = |micros: i64| {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            .unwrap_or_default()
+    };
+    let page = with_connection(&shared, |c| {
+        if c.prepare_cached(USER_EXISTS)?.query_row([&user_id], |_| Ok(())).optional()?.is_none() {
+            return Ok(None);
+        }
+        let mut statement = c.prepare_cached(TASKS)?;
+        let rows = statement.query_map([&user_id], |r| {
+            Ok(Task {
+                id: r.get(0)?,
+                user_id: &user_id,
+                title: r.get(1)?,
+                description: r.get(2)?,
+                completed: r.get(3)?,
+                created_at: instant(r.get(4)?),
+                updated_at: instant(r.get(5)?),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map(|tasks| serde_json::to_vec(&tasks).ok())
+    });
+    match page {
+        Ok(Some(body)) => json(StatusCode::OK, body),
+        Ok(None) => json(StatusCode::UNAUTHORIZED, br#"{"detail":"the user of this token no longer exists"}"#.to_vec()),
+        Err(_) => json(StatusCode::INTERNAL_SERVER_ERROR, br#"{"detail":"internal error"}"#.to_vec()),
     }
 }
 
