@@ -348,7 +348,6 @@ impl Inline {
         // A statement that would wait for a lock goes to the pool, where waiting does not
         // block a runtime thread.
         connection.busy_timeout(std::time::Duration::ZERO)?;
-        connection.pragma_update(None, "cache_size", -i64::from(super::SQLITE_CACHE_KIB))?;
         if self.kind == Kind::Write {
             // As the pool's connections write (src/db/mod.rs), checkpointing apart (above).
             connection.execute_batch(
@@ -602,20 +601,6 @@ mod tests {
         assert!(Inline::new("sqlite://todoql.db?mode=rwc", Kind::Write, 0, counter.clone()).is_none());
         let reader = Inline::new("sqlite:///tmp/a%20b.db?mode=rwc", Kind::Read, 1000, counter).expect("a file");
         assert_eq!(reader.path, PathBuf::from("/tmp/a b.db"));
-    }
-
-    #[test]
-    fn every_inline_connection_keeps_a_small_page_cache() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("c.db");
-        Connection::open(&path).unwrap().execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t(n);").unwrap();
-        let url = format!("sqlite://{}", path.display());
-        let pragma = Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA cache_size");
-        for kind in [Kind::Read, Kind::Write] {
-            let inline = Inline::new(&url, kind, 10_000, Arc::new(StatementCounter::default())).expect("inline");
-            let size = inline.rows(&pragma, |row| row.get::<_, i64>(0)).map(Result::ok);
-            assert_eq!(size, Some(Some(vec![-i64::from(crate::db::SQLITE_CACHE_KIB)])), "{kind:?}");
-        }
     }
 
     #[test]
