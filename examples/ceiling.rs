@@ -24,6 +24,9 @@
 //! JWT_SECRET=... target/release/examples/ceiling expired-token <user-id>   # prints a token that expired an hour ago
 //! ```
 
+#[path = "reference/tokens.rs"]
+mod tokens;
+
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,28 +34,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
-
-/// The claims todoql issues; only `sub` and `exp` are read.
-#[derive(Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    iat: Option<i64>,
-    exp: i64,
-}
+use tokens::{Tokens, expired_token, json, unauthorized};
 
 /// What the handler shares.
 struct Shared {
-    decoding: DecodingKey,
-    validation: Validation,
+    tokens: Tokens,
     database: String,
 }
 
@@ -125,10 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database = sqlite_path(&url).to_owned();
     let bind: SocketAddr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8001".to_owned()).parse()?;
 
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 5;
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    let shared = Arc::new(Shared { decoding: DecodingKey::from_secret(secret.as_bytes()), validation, database });
+    let shared = Arc::new(Shared { tokens: Tokens::new(&secret), database });
     // Fail now, not on the first request, when the database is unusable.
     with_connection(&shared, |c| c.query_row("SELECT count(*) FROM todos", [], |r| r.get::<_, i64>(0)))?;
 
@@ -152,12 +140,6 @@ fn sqlite_path(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
-fn expired_token(secret: &str, sub: &str) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let claims = Claims { sub: sub.to_owned(), email: None, iat: Some(now - 7200), exp: now - 3600 };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-}
-
 /// Runs `f` on this thread's connection, opening it on first use.
 fn with_connection<T>(shared: &Shared, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     CONNECTION.with(|cell| {
@@ -178,7 +160,7 @@ fn with_connection<T>(shared: &Shared, f: impl FnOnce(&Connection) -> rusqlite::
 }
 
 async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(user_id) = bearer(&headers, &shared) else {
+    let Some(user_id) = shared.tokens.subject(&headers) else {
         return unauthorized();
     };
     if serde_json::from_slice::<GraphqlBody>(&body).is_err() {
@@ -218,7 +200,7 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
 /// the seven fields todoql's REST routes answer (RFC 3339 timestamps). Query parameters are
 /// not read: `scripts/load` asks `?limit=20`, the default here.
 async fn tasks(State(shared): State<Arc<Shared>>, Path(path_user): Path<String>, headers: HeaderMap) -> Response {
-    let Some(user_id) = bearer(&headers, &shared) else {
+    let Some(user_id) = shared.tokens.subject(&headers) else {
         return unauthorized();
     };
     if user_id != path_user {
@@ -252,25 +234,4 @@ async fn tasks(State(shared): State<Arc<Shared>>, Path(path_user): Path<String>,
         Ok(None) => json(StatusCode::UNAUTHORIZED, br#"{"detail":"the user of this token no longer exists"}"#.to_vec()),
         Err(_) => json(StatusCode::INTERNAL_SERVER_ERROR, br#"{"detail":"internal error"}"#.to_vec()),
     }
-}
-
-/// The token's subject when the `Authorization: Bearer` token verifies.
-fn bearer(headers: &HeaderMap, shared: &Shared) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    jsonwebtoken::decode::<Claims>(token.trim(), &shared.decoding, &shared.validation).ok().map(|data| data.claims.sub)
-}
-
-fn unauthorized() -> Response {
-    const BODY: &[u8] = br#"{"errors":[{"message":"the token is not valid","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
-    let mut response = json(StatusCode::UNAUTHORIZED, BODY.to_vec());
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-    response
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
 }

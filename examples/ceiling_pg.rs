@@ -34,6 +34,9 @@
 //! JWT_SECRET=... target/release/examples/ceiling_pg expired-token <user-id>   # expired an hour ago
 //! ```
 
+#[path = "reference/tokens.rs"]
+mod tokens;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,24 +44,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokens::{Tokens, expired_token, json, unauthorized};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
-
-/// The claims todoql issues; only `sub` and `exp` are read.
-#[derive(Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    iat: Option<i64>,
-    exp: i64,
-}
 
 /// One pooled connection and its prepared statements.
 struct Connection {
@@ -70,8 +62,7 @@ struct Connection {
 
 /// What the handler shares.
 struct Shared {
-    decoding: DecodingKey,
-    validation: Validation,
+    tokens: Tokens,
     connections: Vec<Connection>,
     next: AtomicUsize,
     /// todoql's `MAX_TODOS_PER_USER`.
@@ -203,23 +194,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 10_000,
     };
 
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 5;
-    validation.set_required_spec_claims(&["exp", "sub"]);
-
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let mut connections = Vec::with_capacity(size);
         for _ in 0..size {
             connections.push(connect(&url).await?);
         }
-        let shared = Arc::new(Shared {
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
-            validation,
-            connections,
-            next: AtomicUsize::new(0),
-            max_todos,
-        });
+        let shared =
+            Arc::new(Shared { tokens: Tokens::new(&secret), connections, next: AtomicUsize::new(0), max_todos });
         let app =
             Router::new().route("/graphql", post(graphql)).route("/healthz", get(|| async { "ok" })).with_state(shared);
         let listener = tokio::net::TcpListener::bind(bind).await?;
@@ -245,14 +227,8 @@ async fn connect(url: &str) -> Result<Connection, tokio_postgres::Error> {
     Ok(Connection { client, user_exists, page, create })
 }
 
-fn expired_token(secret: &str, sub: &str) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let claims = Claims { sub: sub.to_owned(), email: None, iat: Some(now - 7200), exp: now - 3600 };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-}
-
 async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(user_id) = bearer(&headers, &shared) else {
+    let Some(user_id) = shared.tokens.subject(&headers) else {
         return unauthorized();
     };
     let Ok(body) = serde_json::from_slice::<GraphqlBody>(&body) else {
@@ -344,23 +320,6 @@ async fn create(shared: &Shared, user_id: &String, input: CreateTodoInput) -> Re
     }
 }
 
-/// The token's subject when the `Authorization: Bearer` token verifies.
-fn bearer(headers: &HeaderMap, shared: &Shared) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    jsonwebtoken::decode::<Claims>(token.trim(), &shared.decoding, &shared.validation).ok().map(|data| data.claims.sub)
-}
-
-fn unauthorized() -> Response {
-    const BODY: &[u8] = br#"{"errors":[{"message":"the token is not valid","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
-    let mut response = json(StatusCode::UNAUTHORIZED, BODY.to_vec());
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-    response
-}
-
 fn bad_request(message: &str) -> Response {
     let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]});
     json(StatusCode::BAD_REQUEST, body.to_string().into_bytes())
@@ -369,8 +328,4 @@ fn bad_request(message: &str) -> Response {
 fn bad_input(field: &str, message: &str) -> Response {
     let body = serde_json::json!({"data": null, "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT", "field": field}}]});
     json(StatusCode::OK, body.to_string().into_bytes())
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
 }
