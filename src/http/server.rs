@@ -181,7 +181,27 @@ async fn connection(
     mut closing: watch::Receiver<()>,
 ) {
     let activity = Arc::new(Activity::default());
-    let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
+    // Until its first request's head has arrived, a connection holds only the bytes it sent:
+    // hyper would give it 16 KiB of buffers at once (issue 13: 2,000 half-sent requests).
+    let arrived = {
+        let mut arriving = pin!(first_head(&stream, &activity));
+        loop {
+            let deadline = activity.deadline(&limits);
+            tokio::select! {
+                arrived = arriving.as_mut() => break arrived,
+                () = activity.changed.notified() => {}
+                () = sleep_until(deadline) => {
+                    if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
+                        return;
+                    }
+                }
+                // No request in flight: shutting down closes it.
+                _ = closing.changed() => return,
+            }
+        }
+    };
+    let Some(head) = arrived else { return };
+    let io = TokioIo::new(Watched { inner: stream, head, read: 0, activity: activity.clone() });
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |mut request: Request<Incoming>| {
@@ -200,7 +220,8 @@ async fn connection(
     // idle keep-alive connections at the header deadline.
     builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(64).enable_connect_protocol();
-    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    // Boxed: the connection's task stays small while it waits for its first request's head.
+    let mut conn = Box::pin(builder.serve_connection_with_upgrades(io, service));
     let mut shutting_down = false;
     loop {
         let deadline = activity.deadline(&limits);
@@ -219,6 +240,44 @@ async fn connection(
             }
         }
     }
+}
+
+/// The most bytes read ahead of hyper while a first request's head arrives; a longer head is
+/// hyper's to refuse (`431`).
+const HEAD_READ_AHEAD: usize = 16 * 1024;
+
+/// Reads a connection's first bytes until they hold a complete request head (the blank line
+/// after the headers, or HTTP/2's preface), or [`HEAD_READ_AHEAD`] bytes, and returns them;
+/// `None` when the client closes or the connection fails first. Only the end of the head is
+/// looked for: hyper parses it. Leading blank lines, which a request may carry, do not end it.
+async fn first_head(stream: &TcpStream, activity: &Activity) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        stream.readable().await.ok()?;
+        let mut chunk = [0u8; 1024];
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => {
+                let searched = head.len();
+                head.extend_from_slice(&chunk[..n]);
+                activity.read();
+                if head_complete(&head, searched) || head.len() >= HEAD_READ_AHEAD {
+                    return Some(head);
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Whether `head` holds a blank line after its first non-blank one: `\n\n` or `\n\r\n`
+/// (hyper takes bare `\n` line ends too). Only the bytes from `from` on, and the two before
+/// them, are new.
+fn head_complete(head: &[u8], from: usize) -> bool {
+    let Some(start) = head.iter().position(|b| !matches!(b, b'\r' | b'\n')) else { return false };
+    let rest = &head[start.max(from.saturating_sub(2))..];
+    rest.windows(2).any(|w| w == b"\n\n") || rest.windows(3).any(|w| w == b"\n\r\n")
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -318,14 +377,28 @@ impl Drop for Served {
     }
 }
 
-/// A connection's stream, telling its [`Activity`] when bytes arrive.
+/// A connection's stream, telling its [`Activity`] when bytes arrive, and first giving back
+/// the bytes [`first_head`] read ahead.
 struct Watched {
     inner: TcpStream,
+    head: Vec<u8>,
+    /// How many of `head`'s bytes were read.
+    read: usize,
     activity: Arc<Activity>,
 }
 
 impl AsyncRead for Watched {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if self.read < self.head.len() {
+            let n = buf.remaining().min(self.head.len() - self.read);
+            buf.put_slice(&self.head[self.read..self.read + n]);
+            self.read += n;
+            if self.read == self.head.len() {
+                self.head = Vec::new();
+                self.read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -358,5 +431,24 @@ impl AsyncWrite for Watched {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_complete;
+
+    #[test]
+    fn a_head_is_complete_at_its_blank_line_whatever_the_line_ends() {
+        assert!(head_complete(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n", 0));
+        assert!(head_complete(b"GET / HTTP/1.1\nhost: a\n\n", 0));
+        assert!(head_complete(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0), "HTTP/2's preface");
+        assert!(!head_complete(b"GET / HTTP/1.1\r\nhost: a\r\n", 0));
+        assert!(!head_complete(b"GET / HTTP/1.1\r\nhost: a\r\n\r", 0));
+        // Blank lines before the request line do not end it.
+        assert!(!head_complete(b"\r\n\r\n\n\nGET / HTTP/1.1\r\n", 0));
+        assert!(head_complete(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0));
+        // Only what arrived since `from` (and the two bytes before it) is searched anew.
+        assert!(head_complete(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n", 26));
     }
 }
