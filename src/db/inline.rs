@@ -68,12 +68,25 @@ const STEPS_PER_TICK: u64 = 100;
 /// microseconds, so this is only ever reached by a statement that would hold the thread.
 pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// How many connections of each kind keep SQLite's default page cache (2 MiB) and are kept
+/// when idle: one per runtime thread running hot statements, and one more. Past them, a
+/// connection — one a [`Snapshot`] holds while its request waits on the pool, such as a
+/// search's — keeps the pool's small cache ([`super::SQLITE_CACHE_KIB`]) and is closed when
+/// given back. Ten connections that had each begun a search inline filled 2 MiB of cache
+/// apiece and kept it (issue 13: a server under a search attack held 20 MiB more).
+fn full_cache_connections() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+}
+
 /// Connections to the SQLite database file, shared by the runtime's threads.
 pub struct Inline {
     path: PathBuf,
     kind: Kind,
-    /// Connections not in use; at most one per thread running a statement is ever open.
+    /// Connections not in use, at most [`full_cache_connections`].
     idle: Mutex<Vec<Held>>,
+    /// Connections open, idle or not.
+    open: Arc<AtomicUsize>,
     /// The progress handler runs every this many steps…
     steps_per_tick: i32,
     /// …and interrupts a read on its this-many-th run.
@@ -102,6 +115,19 @@ pub enum Kind {
 struct Held {
     connection: Connection,
     budget: Arc<Budget>,
+    /// Whether it keeps SQLite's default page cache (and is kept when idle).
+    full_cache: bool,
+    /// Counts it among the open connections while it lives.
+    _open: Opened,
+}
+
+/// One open connection in [`Inline::open`]'s count, until dropped.
+struct Opened(Arc<AtomicUsize>);
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What the statement running on a connection has used: progress-handler ticks, and time
@@ -154,6 +180,7 @@ impl Inline {
             steps_per_tick: i32::try_from(steps_per_tick).unwrap_or(1),
             ticks: u32::try_from(steps / steps_per_tick).unwrap_or(u32::MAX),
             idle: Mutex::default(),
+            open: Arc::default(),
             statements,
             served: AtomicU64::new(0),
             unchecked: AtomicU64::new(0),
@@ -317,9 +344,12 @@ impl Inline {
         idle.map_or_else(|| self.open(), Ok)
     }
 
-    /// Keeps a connection for the next statement.
+    /// Keeps a connection for the next statement, or closes it when it is one past
+    /// [`full_cache_connections`].
     fn give_back(&self, held: Held) {
-        if let Ok(mut idle) = self.idle.lock() {
+        if held.full_cache
+            && let Ok(mut idle) = self.idle.lock()
+        {
             idle.push(held);
         }
     }
@@ -344,7 +374,12 @@ impl Inline {
             Kind::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
             Kind::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
         };
+        let opened = Opened(self.open.clone());
+        let full_cache = self.open.fetch_add(1, Ordering::Relaxed) < full_cache_connections();
         let connection = Connection::open_with_flags(&self.path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        if !full_cache {
+            connection.execute_batch(&format!("PRAGMA cache_size = -{}", super::SQLITE_CACHE_KIB))?;
+        }
         // A statement that would wait for a lock goes to the pool, where waiting does not
         // block a runtime thread.
         connection.busy_timeout(std::time::Duration::ZERO)?;
@@ -359,7 +394,7 @@ impl Inline {
         connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         // Room for every shape of page (order, direction, cursor, filter) besides the rest.
         connection.set_prepared_statement_cache_capacity(64);
-        let held = Held { connection, budget: Arc::default() };
+        let held = Held { connection, budget: Arc::default(), full_cache, _open: opened };
         self.budget(&held)?;
         Ok(held)
     }
@@ -789,6 +824,32 @@ mod tests {
         assert!(reader.snapshot().is_none());
         drop(open);
         assert!(reader.snapshot().is_some());
+    }
+
+    #[test]
+    fn past_one_connection_per_thread_and_one_more_a_connection_keeps_a_small_cache_and_is_closed_after() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, other) = writer_and_other(&dir, 10_000);
+        other.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let reader = Arc::new(Inline::new(&url, Kind::Read, 10_000, Arc::new(StatementCounter::default())).unwrap());
+        let cache = Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA cache_size");
+        // Requests waiting on the pool hold snapshots: as many as allowed at once.
+        let open: Vec<_> = (0..MAX_SNAPSHOTS).map(|_| reader.snapshot().expect("under the bound")).collect();
+        let caches: Vec<i64> =
+            open.iter().map(|s| s.rows(&cache, |r| r.get::<_, i64>(0)).unwrap().unwrap()[0]).collect();
+        let full = full_cache_connections();
+        assert!(full < MAX_SNAPSHOTS, "the test needs more snapshots than full-cache connections");
+        assert!(caches[..full].iter().all(|&c| c == -2000), "SQLite's default: {caches:?}");
+        assert!(caches[full..].iter().all(|&c| c == -i64::from(crate::db::SQLITE_CACHE_KIB)), "{caches:?}");
+        assert_eq!(reader.open.load(Ordering::Relaxed), MAX_SNAPSHOTS);
+        drop(open);
+        // The full-cache ones are kept for the next requests; the others are closed.
+        assert_eq!(reader.idle.lock().unwrap().len(), full);
+        assert_eq!(reader.open.load(Ordering::Relaxed), full);
+        // Which are the ones taken next.
+        let again = reader.snapshot().unwrap();
+        assert_eq!(again.rows(&cache, |r| r.get::<_, i64>(0)).unwrap().unwrap(), vec![-2000]);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::config::Config;
 /// the pool once it outlasts its inline budget, as do other long statements; the hot reads run
 /// inline ([`Inline`]), whose few connections keep SQLite's default: with 256 KiB there too,
 /// reads after the load benchmark's writes (a deeper table) took 133 µs of CPU instead of 88.
+/// Inline connections past one per runtime thread and one more keep this one.
 pub const SQLITE_CACHE_KIB: u32 = 256;
 
 /// How long a pooled connection may sit idle before the pool pings it when lending it.
