@@ -137,6 +137,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         in_flight,
         scans: crate::auth::in_flight::InFlight::new(1),
         known_users: Arc::default(),
+        spent: Arc::default(),
         budget,
         pats,
     })

@@ -41,6 +41,9 @@ pub struct State {
     pub scans: Arc<crate::auth::in_flight::InFlight>,
     /// Accounts recently seen to exist, for the user check on the pool ([`crate::users::Known`]).
     pub known_users: Arc<crate::users::Known>,
+    /// Sign-in and sign-up budgets the database refused, until their windows end
+    /// ([`crate::auth::throttle::Spent`]).
+    pub spent: Arc<crate::auth::throttle::Spent>,
     /// Each user's cost budget ([`crate::auth::budget`]).
     pub budget: Arc<crate::auth::budget::CostBudget>,
     /// Whether the database is known to be down ([`crate::db::Outage`]).

@@ -52,7 +52,7 @@ impl AuthMutation {
         let db = &state.db;
         // Rationed per address before anything is looked up or hashed.
         let client = ctx.data_opt::<throttle::ClientAddr>().copied();
-        throttle::check_sign_up(db, &state.config, client).await?;
+        throttle::check_sign_up(db, &state.config, &state.spent, client).await?;
         if users::store::find_by_email(db, &email).await?.is_some() {
             return Err(Error::EmailTaken);
         }
@@ -81,7 +81,7 @@ impl AuthMutation {
         let email = input.email.trim().to_lowercase();
         let attempt = throttle::Attempt::new(&email, ctx.data_opt::<throttle::ClientAddr>().copied());
         // Charged and possibly refused before any hashing: a brute force costs us one upsert.
-        throttle::check(db, &state.config, &attempt).await?;
+        throttle::check(db, &state.config, &state.spent, &attempt).await?;
         if input.password.chars().count() > inputs::MAX_PASSWORD_CHARS {
             // No account has such a password: refuse without spending a hash on it.
             return Err(Error::InvalidCredentials);

@@ -5,7 +5,9 @@
 //! forgiven when it succeeds. Charging only once the hash said "wrong" would let a burst of
 //! concurrent guesses all pass the check before the first of them is counted.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 use sha2::{Digest, Sha256};
@@ -56,12 +58,12 @@ pub(crate) fn client_key(ip: IpAddr) -> String {
 /// Admits the attempt, charging it to the client and the email as a failure until
 /// [`record_success`] forgives it; `RATE_LIMITED` (before any hashing) when either has used
 /// up its failures.
-pub async fn check(db: &DatabaseConnection, config: &Config, attempt: &Attempt) -> Result<()> {
+pub async fn check(db: &DatabaseConnection, config: &Config, spent: &Spent, attempt: &Attempt) -> Result<()> {
     // The client first: an address over its budget is refused without charging the email.
     if let Some(client) = &attempt.client_key {
-        charge(db, config, client, config.sign_in_max_failures_per_client).await?;
+        charge(db, config, spent, client, config.sign_in_max_failures_per_client).await?;
     }
-    charge(db, config, &attempt.email_key, config.sign_in_max_failures_per_email).await
+    charge(db, config, spent, &attempt.email_key, config.sign_in_max_failures_per_email).await
 }
 
 /// A successful sign-in clears the email's failures and takes back this attempt's charge to
@@ -89,9 +91,14 @@ pub async fn refund(db: &DatabaseConnection, attempt: &Attempt) -> Result<()> {
 /// Counts a sign-up from `client` (every one, whatever its outcome: an `EMAIL_TAKEN` answer
 /// tells whether an address has an account, so it is rationed too); `RATE_LIMITED` past
 /// `SIGN_UP_MAX_PER_CLIENT` within `SIGN_IN_WINDOW`. Charged before any hashing or lookup.
-pub async fn check_sign_up(db: &DatabaseConnection, config: &Config, client: Option<ClientAddr>) -> Result<()> {
+pub async fn check_sign_up(
+    db: &DatabaseConnection,
+    config: &Config,
+    spent: &Spent,
+    client: Option<ClientAddr>,
+) -> Result<()> {
     match client {
-        Some(client) => charge(db, config, &sign_up_key(client), config.sign_up_max_per_client).await,
+        Some(client) => charge(db, config, spent, &sign_up_key(client), config.sign_up_max_per_client).await,
         None => Ok(()),
     }
 }
@@ -116,10 +123,53 @@ fn sign_up_key(client: ClientAddr) -> String {
     format!("signup:{}", client_key(client.0))
 }
 
+/// Budgets this instance has seen the database refuse, and when their windows end: until
+/// then an attempt charged to one is refused here, without the upsert (issue 13: a flood of
+/// sign-ups from an address past its ration cost a database write each, 1,500 a second,
+/// while the answer could not change). Counting those attempts would change nothing: past
+/// its limit a budget is refused until its window ends, however many more it is charged.
+/// Only a refusal the database gave is remembered, so instances sharing it stay in step.
+#[derive(Default)]
+pub struct Spent {
+    /// Key → the end of its window, microseconds since the epoch.
+    until: Mutex<HashMap<String, i64>>,
+}
+
+/// The most spent budgets remembered: past it, the passed ones are dropped, and if none has
+/// passed a new one is not remembered (and is refused by the database as before).
+const MAX_SPENT: usize = 10_000;
+
+impl Spent {
+    /// When `key` is known to be spent at `now`, the seconds until its window ends.
+    fn retry_after(&self, key: &str, now: i64) -> Option<u64> {
+        let until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        until.get(key).filter(|&&ends| ends > now).map(|&ends| seconds_until(ends, now))
+    }
+
+    fn remember(&self, key: &str, ends: i64, now: i64) {
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if until.len() >= MAX_SPENT {
+            until.retain(|_, ends| *ends > now);
+        }
+        if until.len() < MAX_SPENT {
+            until.insert(key.to_owned(), ends);
+        }
+    }
+}
+
+/// Whole seconds from `now` until `ends` (microseconds), at least one.
+fn seconds_until(ends: i64, now: i64) -> u64 {
+    u64::try_from((ends - now + 999_999) / 1_000_000).unwrap_or(1).max(1)
+}
+
 /// Counts one more attempt against `key` in one atomic upsert (a window that has passed
-/// starts over), and refuses it when that makes more than `limit`.
-async fn charge(db: &DatabaseConnection, config: &Config, key: &str, limit: u32) -> Result<()> {
+/// starts over), and refuses it when that makes more than `limit` — at once, without the
+/// upsert, while `spent` knows the budget is used up.
+async fn charge(db: &DatabaseConnection, config: &Config, spent: &Spent, key: &str, limit: u32) -> Result<()> {
     let now = clock::now_micros();
+    if let Some(retry_after) = spent.retry_after(key, now) {
+        return Err(Error::RateLimited { retry_after });
+    }
     let window = window_micros(config);
     let expired_before = now - window;
     let sql = "INSERT INTO rate_limits (key, window_start, failures) VALUES (?, ?, 1) \
@@ -136,8 +186,8 @@ async fn charge(db: &DatabaseConnection, config: &Config, key: &str, limit: u32)
     let failures: i32 = row.try_get("", "failures")?;
     if i64::from(failures) > i64::from(limit) {
         let ends = start.saturating_add(window);
-        let retry_after = u64::try_from((ends - now + 999_999) / 1_000_000).unwrap_or(1).max(1);
-        return Err(Error::RateLimited { retry_after });
+        spent.remember(key, ends, now);
+        return Err(Error::RateLimited { retry_after: seconds_until(ends, now) });
     }
     Ok(())
 }

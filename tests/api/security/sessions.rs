@@ -43,6 +43,51 @@ async fn sign_ups_are_rationed_per_address_and_email_taken_answers_count_too() {
     assert_eq!(outcome(&sign_in_as(&app, &email, PASSWORD, &["203.0.113.1"]).await), "OK");
 }
 
+/// Issue 13, attack (c): a flood of sign-ups from an address past its ration cost a database
+/// write each. Once the database has refused a budget, this instance refuses it without a
+/// statement until its window ends; then it is counted anew. The same holds for sign-in's
+/// budgets (an email's, an address's).
+#[tokio::test]
+async fn a_budget_the_database_refused_is_refused_without_a_statement_until_its_window_ends() {
+    let app = TestApp::spawn_with(|c| {
+        c.trust_proxy = 1;
+        c.sign_up_max_per_client = 2;
+        c.sign_in_max_failures_per_email = 2;
+        c.sign_in_window = 2;
+    })
+    .await;
+    let email = stranger();
+    assert_eq!(outcome_of(&sign_up_from(&app, &email, "203.0.113.7").await), "OK");
+    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.7").await), "OK");
+    let before = app.statements().await;
+    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.7").await), "RATE_LIMITED");
+    assert!(app.statements().await > before, "the first refusal is the database's");
+    let before = app.statements().await;
+    for _ in 0..5 {
+        let body = sign_up_from(&app, &stranger(), "203.0.113.7").await;
+        assert_eq!(outcome_of(&body), "RATE_LIMITED", "{body}");
+        assert!((1..=2).contains(&retry_after(&body)), "{body}");
+    }
+    assert_eq!(app.statements().await, before, "refused again without a statement");
+    // Another address is counted as before.
+    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.8").await), "OK");
+
+    // Sign-in: the email's two failures, then its refusal by the database, then by this instance.
+    for _ in 0..2 {
+        assert_eq!(outcome(&sign_in_as(&app, &email, "wrong password", &["203.0.113.9"]).await), "INVALID_CREDENTIALS");
+    }
+    assert_eq!(outcome(&sign_in_as(&app, &email, PASSWORD, &["203.0.113.9"]).await), "RATE_LIMITED");
+    let before = app.statements().await;
+    assert_eq!(outcome(&sign_in_as(&app, &email, PASSWORD, &["203.0.113.10"]).await), "RATE_LIMITED");
+    // The new address's own charge is the one statement: the email is not charged again.
+    assert_eq!(app.statements().await - before, 1);
+
+    // Once the window has passed, both are counted anew.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.7").await), "OK");
+    assert_eq!(outcome(&sign_in_as(&app, &email, PASSWORD, &["203.0.113.9"]).await), "OK");
+}
+
 #[tokio::test]
 async fn the_sign_up_ration_holds_against_a_concurrent_burst() {
     let app = TestApp::spawn_with(|c| c.sign_up_max_per_client = 5).await;
