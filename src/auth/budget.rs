@@ -108,6 +108,36 @@ impl CostBudget {
         })
     }
 
+    /// When `user_id`'s bucket has not one unit of cost left, the seconds until it has:
+    /// whatever their next operation, it would be refused, so it is before it is parsed.
+    pub fn exhausted(&self, user_id: &str) -> Option<u64> {
+        if !self.is_on() {
+            return None;
+        }
+        let now = Instant::now();
+        let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let bucket = buckets.get(user_id)?;
+        let level = bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64();
+        let over = level + 1.0 - self.capacity;
+        (over > 0.0).then(|| (over / self.rate).ceil().max(1.0) as u64)
+    }
+
+    /// Draws `cost` from `user_id`'s bucket, or all that is left when less is: for work done
+    /// and refused (an operation that failed validation), which is not refused again.
+    pub fn spend(&self, user_id: &str, cost: u64) {
+        if !self.is_on() {
+            return;
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { level: 0.0, at: now, unshared: 0.0 });
+        bucket.level = (bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64()).max(0.0);
+        bucket.at = now;
+        let spent = (cost as f64).min(self.capacity - bucket.level).max(0.0);
+        bucket.level += spent;
+        bucket.unshared += spent;
+    }
+
     /// Forgets users whose buckets have emptied and whose spending is shared: the map holds
     /// only users active in the last `capacity / rate` seconds.
     pub fn forget_idle(&self) {
@@ -218,5 +248,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         budget.forget_idle();
         assert!(budget.buckets.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn work_refused_after_it_was_done_drains_the_bucket_and_an_empty_bucket_is_known() {
+        let budget = CostBudget::new(1_000, 10);
+        assert_eq!(budget.exhausted("a"), None, "no bucket yet: a full budget");
+        budget.spend("a", 600);
+        assert_eq!(budget.exhausted("a"), None);
+        // More than is left takes what is left, and is not refused.
+        budget.spend("a", 600);
+        let retry_after = budget.exhausted("a").expect("nothing left");
+        assert_eq!(retry_after, 1, "one unit back in a tenth of a second");
+        assert!(matches!(budget.charge("a", 1), Err(Error::BudgetSpent { .. })));
+        assert_eq!(CostBudget::new(0, 10).exhausted("a"), None, "no budget at all");
     }
 }

@@ -99,6 +99,15 @@ impl Extension for RequestLimits {
         // other ten times over would take them exponential time. The HTTP layer has attached
         // the document already (WebSocket operations get it here); a document that does not
         // parse is reported by `parse_query`.
+        // A WebSocket operation of a user with no budget left is refused before it is parsed
+        // (HTTP requests were, by `Schemas::execute`).
+        if request.data.get(&TypeId::of::<admission::Admitted>()).is_none()
+            && let Some(state) = ctx.data_opt::<State>()
+        {
+            let viewer = request.data.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>());
+            let user = admission::user(viewer.or_else(|| ctx.data_opt::<Viewer>()));
+            admission::afford_any(state, user).map_err(admission::refused_error)?;
+        }
         self.documents.attach(&mut request)?;
         let operation_name = request.operation_name.clone();
         if let Ok(document) = request.parsed_query() {
@@ -163,6 +172,10 @@ impl Extension for RequestLimits {
             return Ok(result);
         }
         let result = next.run(ctx).await.map_err(|errors| {
+            if let Some(state) = ctx.data_opt::<State>() {
+                let too_complex = errors.iter().any(|e| e.message.contains("too complex"));
+                admission::charge_refused(state, admission::user(ctx.data_opt::<Viewer>()), too_complex);
+            }
             errors
                 .into_iter()
                 .map(|e| {

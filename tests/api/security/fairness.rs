@@ -82,6 +82,58 @@ async fn a_search_costs_its_scan_not_its_page() {
     assert!(body.get("data").is_none(), "{body}");
 }
 
+/// Issue 13, attack (a'): twenty aliased searches per request, refused as too complex 4,000
+/// times a second, cost the server a validation each and the attacker nothing. An operation
+/// refused as too complex is charged the most an admitted one may cost, an invalid one 50
+/// (what is left when less is), and once a budget has not one unit left, the user's next request is refused
+/// before it is parsed — over HTTP (POST and GET) and WebSocket — while others are served.
+#[tokio::test]
+async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_refuses_before_parsing() {
+    let app = TestApp::spawn_with(|c| {
+        c.cost_budget = 12_000;
+        c.cost_restore_rate = 1;
+    })
+    .await;
+    let (user, other) = (app.sign_up().await, app.sign_up().await);
+    let wide: String =
+        (0..20).map(|i| format!(" s{i}: todos(first: 0, filter: {{ search: $s }}) {{ totalCount }}")).collect();
+    let wide = format!("query($s: String) {{{wide} }}");
+    // 5,000 + 5,000 + the 2,000 left.
+    for _ in 0..3 {
+        let body = app.as_user(&user, &wide, json!({ "s": "x" })).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    }
+    // Invalid documents draw on it too, a little each: 240 of them spend another user's.
+    for _ in 0..240 {
+        let body = app.as_user(&other, "{ noSuchField }", json!({})).await;
+        assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    }
+    let body = app.as_user(&other, READ, json!({})).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+    // Nothing is left: refused before parsing — a document that does not parse says so.
+    for query in [READ, "{ todos(first: 1) {", "{ __typename }"] {
+        let body = app.as_user(&user, query, json!({})).await;
+        assert_eq!(error_code(&body), "RATE_LIMITED", "{query}: {body}");
+        assert!(retry_after(&body) >= 1, "{body}");
+    }
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", READ)])
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .expect("GET");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(error_code(&body), "RATE_LIMITED", "over GET: {body}");
+    let message = websocket_operation(&app, &user, "{ todos(first: 1) {").await;
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "over WebSocket: {message}");
+    // Someone who sent nothing refused is served.
+    let bystander = app.sign_up().await;
+    let body = app.as_user(&bystander, READ, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+}
+
 #[tokio::test]
 async fn with_no_budget_responses_carry_no_cost() {
     let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
