@@ -68,22 +68,30 @@ const STEPS_PER_TICK: u64 = 100;
 /// microseconds, so this is only ever reached by a statement that would hold the thread.
 pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// How many connections of each kind keep SQLite's default page cache (2 MiB) and are kept
-/// when idle: one per runtime thread running hot statements, and one more. Past them, a
-/// connection — one a [`Snapshot`] holds while its request waits on the pool, such as a
-/// search's — keeps the pool's small cache ([`super::SQLITE_CACHE_KIB`]) and is closed when
-/// given back. Ten connections that had each begun a search inline filled 2 MiB of cache
-/// apiece and kept it (issue 13: a server under a search attack held 20 MiB more).
+/// How many connections of each kind keep SQLite's default page cache (2 MiB): one per
+/// runtime thread running hot statements, and one more. Past them, a connection — such as one
+/// a [`Snapshot`] holds while its request waits on the pool, a search's — keeps the pool's
+/// small cache ([`super::SQLITE_CACHE_KIB`]). Ten connections that had each begun a search
+/// inline filled 2 MiB of cache apiece and kept it (issue 13: a server under a search attack
+/// held 20 MiB more). All are kept when idle (closing one would make the next request open
+/// and prepare anew: reads beside a search attack cost six times their CPU so), at most
+/// [`max_idle`].
 fn full_cache_connections() -> usize {
     static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+}
+
+/// The most idle connections kept: as many as can be busy at once, the runtime's threads'
+/// and the snapshots'.
+fn max_idle() -> usize {
+    full_cache_connections() + MAX_SNAPSHOTS
 }
 
 /// Connections to the SQLite database file, shared by the runtime's threads.
 pub struct Inline {
     path: PathBuf,
     kind: Kind,
-    /// Connections not in use, at most [`full_cache_connections`].
+    /// Connections not in use, at most [`max_idle`].
     idle: Mutex<Vec<Held>>,
     /// Connections open, idle or not.
     open: Arc<AtomicUsize>,
@@ -115,7 +123,7 @@ pub enum Kind {
 struct Held {
     connection: Connection,
     budget: Arc<Budget>,
-    /// Whether it keeps SQLite's default page cache (and is kept when idle).
+    /// Whether it keeps SQLite's default page cache: taken first when idle.
     full_cache: bool,
     /// Counts it among the open connections while it lives.
     _open: Opened,
@@ -338,17 +346,19 @@ impl Inline {
         }
     }
 
-    /// An idle connection, or a new one when none is.
+    /// An idle connection (one with the full cache if any is), or a new one when none is.
     fn take(&self) -> rusqlite::Result<Held> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let idle = self.idle.lock().ok().and_then(|mut idle| match idle.iter().rposition(|held| held.full_cache) {
+            Some(full) => Some(idle.swap_remove(full)),
+            None => idle.pop(),
+        });
         idle.map_or_else(|| self.open(), Ok)
     }
 
-    /// Keeps a connection for the next statement, or closes it when it is one past
-    /// [`full_cache_connections`].
+    /// Keeps a connection for the next statement (closes it past [`max_idle`]).
     fn give_back(&self, held: Held) {
-        if held.full_cache
-            && let Ok(mut idle) = self.idle.lock()
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < max_idle()
         {
             idle.push(held);
         }
@@ -827,29 +837,32 @@ mod tests {
     }
 
     #[test]
-    fn past_one_connection_per_thread_and_one_more_a_connection_keeps_a_small_cache_and_is_closed_after() {
+    fn past_one_connection_per_thread_and_one_more_a_connection_keeps_a_small_cache() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (_, other) = writer_and_other(&dir, 10_000);
         other.execute_batch("INSERT INTO t VALUES (1)").unwrap();
         let url = format!("sqlite://{}", dir.path().join("g.db").display());
         let reader = Arc::new(Inline::new(&url, Kind::Read, 10_000, Arc::new(StatementCounter::default())).unwrap());
         let cache = Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA cache_size");
+        let cache_of = |s: &Snapshot| s.rows(&cache, |r| r.get::<_, i64>(0)).unwrap().unwrap()[0];
         // Requests waiting on the pool hold snapshots: as many as allowed at once.
         let open: Vec<_> = (0..MAX_SNAPSHOTS).map(|_| reader.snapshot().expect("under the bound")).collect();
-        let caches: Vec<i64> =
-            open.iter().map(|s| s.rows(&cache, |r| r.get::<_, i64>(0)).unwrap().unwrap()[0]).collect();
+        let caches: Vec<i64> = open.iter().map(cache_of).collect();
         let full = full_cache_connections();
         assert!(full < MAX_SNAPSHOTS, "the test needs more snapshots than full-cache connections");
         assert!(caches[..full].iter().all(|&c| c == -2000), "SQLite's default: {caches:?}");
         assert!(caches[full..].iter().all(|&c| c == -i64::from(crate::db::SQLITE_CACHE_KIB)), "{caches:?}");
-        assert_eq!(reader.open.load(Ordering::Relaxed), MAX_SNAPSHOTS);
+        // A read beside them opens one more, small too.
+        let counted = Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT count(*) FROM t");
+        assert_eq!(reader.rows(&counted, |r| r.get::<_, i64>(0)).unwrap().unwrap(), vec![1]);
+        assert_eq!(reader.open.load(Ordering::Relaxed), MAX_SNAPSHOTS + 1);
         drop(open);
-        // The full-cache ones are kept for the next requests; the others are closed.
-        assert_eq!(reader.idle.lock().unwrap().len(), full);
-        assert_eq!(reader.open.load(Ordering::Relaxed), full);
-        // Which are the ones taken next.
-        let again = reader.snapshot().unwrap();
-        assert_eq!(again.rows(&cache, |r| r.get::<_, i64>(0)).unwrap().unwrap(), vec![-2000]);
+        // All are kept for the next requests, which open none, and take a full cache first.
+        assert_eq!(reader.idle.lock().unwrap().len(), MAX_SNAPSHOTS + 1);
+        for _ in 0..3 * max_idle() {
+            assert_eq!(cache_of(&reader.snapshot().unwrap()), -2000);
+        }
+        assert_eq!(reader.open.load(Ordering::Relaxed), MAX_SNAPSHOTS + 1);
     }
 
     #[test]
