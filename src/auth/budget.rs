@@ -122,8 +122,11 @@ impl CostBudget {
         (over > 0.0).then(|| (over / self.rate).ceil().max(1.0) as u64)
     }
 
-    /// Draws `cost` from `user_id`'s bucket, or all that is left when less is: for work done
-    /// and refused (an operation that failed validation), which is not refused again.
+    /// Draws `cost` from `user_id`'s bucket, past what is left if need be (a debt of at most
+    /// one bucket, paid back by the refill before anything else runs): for work done and
+    /// refused (an operation that failed validation), which is not refused again. Charging
+    /// only what was left would let a client whose bucket is empty have an operation
+    /// validated each time one unit came back, thousands a second.
     pub fn spend(&self, user_id: &str, cost: u64) {
         if !self.is_on() {
             return;
@@ -133,7 +136,7 @@ impl CostBudget {
         let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { level: 0.0, at: now, unshared: 0.0 });
         bucket.level = (bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64()).max(0.0);
         bucket.at = now;
-        let spent = (cost as f64).min(self.capacity - bucket.level).max(0.0);
+        let spent = (cost as f64).min(2.0 * self.capacity - bucket.level).max(0.0);
         bucket.level += spent;
         bucket.unshared += spent;
     }
@@ -256,11 +259,15 @@ mod tests {
         assert_eq!(budget.exhausted("a"), None, "no bucket yet: a full budget");
         budget.spend("a", 600);
         assert_eq!(budget.exhausted("a"), None);
-        // More than is left takes what is left, and is not refused.
+        // More than is left is charged in full, into a debt…
         budget.spend("a", 600);
         let retry_after = budget.exhausted("a").expect("nothing left");
-        assert_eq!(retry_after, 1, "one unit back in a tenth of a second");
+        assert!((20..=21).contains(&retry_after), "the 200 of debt and one unit at 10/s: {retry_after}");
         assert!(matches!(budget.charge("a", 1), Err(Error::BudgetSpent { .. })));
+        // …of at most one bucket.
+        budget.spend("a", 5_000);
+        let retry_after = budget.exhausted("a").expect("nothing left");
+        assert!((100..=101).contains(&retry_after), "{retry_after}");
         assert_eq!(CostBudget::new(0, 10).exhausted("a"), None, "no budget at all");
     }
 }

@@ -58,7 +58,7 @@ pub const INVALID_OPERATION_COST: u64 = 50;
 
 /// Charges `user` for an operation refused by validation: one too complex, the most an
 /// admitted operation may cost ([`super::limits::MAX_COMPLEXITY`]); any other,
-/// [`INVALID_OPERATION_COST`] — or what is left, when less is. A client sending such
+/// [`INVALID_OPERATION_COST`] — in full, into a debt when less is left. A client sending such
 /// operations in a loop (issue 13, attack a': twenty aliased searches refused 4,000 times a
 /// second) runs into its budget as one sending admitted ones does.
 pub(super) fn charge_refused(state: &State, user: Option<&AuthenticatedUser>, too_complex: bool) {

@@ -85,8 +85,9 @@ async fn a_search_costs_its_scan_not_its_page() {
 /// Issue 13, attack (a'): twenty aliased searches per request, refused as too complex 4,000
 /// times a second, cost the server a validation each and the attacker nothing. An operation
 /// refused as too complex is charged the most an admitted one may cost, an invalid one 50
-/// (what is left when less is), and once a budget has not one unit left, the user's next request is refused
-/// before it is parsed — over HTTP (POST and GET) and WebSocket — while others are served.
+/// (in full: past what is left, into a debt), and once a budget has not one unit left, the
+/// user's next request is refused before it is parsed — over HTTP (POST and GET) and
+/// WebSocket — while others are served.
 #[tokio::test]
 async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_refuses_before_parsing() {
     let app = TestApp::spawn_with(|c| {
@@ -98,7 +99,7 @@ async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_re
     let wide: String =
         (0..20).map(|i| format!(" s{i}: todos(first: 0, filter: {{ search: $s }}) {{ totalCount }}")).collect();
     let wide = format!("query($s: String) {{{wide} }}");
-    // 5,000 + 5,000 + the 2,000 left.
+    // 5,000 + 5,000 + 5,000: 3,000 into debt.
     for _ in 0..3 {
         let body = app.as_user(&user, &wide, json!({ "s": "x" })).await;
         assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
@@ -132,6 +133,25 @@ async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_re
     let bystander = app.sign_up().await;
     let body = app.as_user(&bystander, READ, json!({})).await;
     assert!(body["errors"].is_null(), "{body}");
+
+    // With a refill of 1,000 a second, one unit comes back every millisecond: charged only what
+    // was left, a refused operation would be validated again on nearly every request. Charged
+    // in full, the debt keeps the budget empty for seconds, and nearly all are refused early.
+    let fast = TestApp::spawn_with(|c| {
+        c.cost_budget = 10_000;
+        c.cost_restore_rate = 1_000;
+    })
+    .await;
+    let attacker = fast.sign_up().await;
+    let mut validated = 0;
+    for _ in 0..40 {
+        let body = fast.as_user(&attacker, &wide, json!({ "s": "x" })).await;
+        match error_code(&body) {
+            "QUERY_TOO_COMPLEX" => validated += 1,
+            code => assert_eq!(code, "RATE_LIMITED", "{body}"),
+        }
+    }
+    assert!(validated <= 6, "{validated} of 40 validated");
 }
 
 #[tokio::test]
