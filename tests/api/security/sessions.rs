@@ -57,11 +57,22 @@ async fn a_budget_the_database_refused_is_refused_without_a_statement_until_its_
     })
     .await;
     let email = stranger();
-    assert_eq!(outcome_of(&sign_up_from(&app, &email, "203.0.113.7").await), "OK");
-    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.7").await), "OK");
-    let before = app.statements().await;
-    assert_eq!(outcome_of(&sign_up_from(&app, &stranger(), "203.0.113.7").await), "RATE_LIMITED");
-    assert!(app.statements().await > before, "the first refusal is the database's");
+    // Until the ration is used: a sign-up shed by a busy hash queue is not counted.
+    let mut created = Vec::new();
+    let first_refusal = loop {
+        let candidate = if created.is_empty() { email.clone() } else { stranger() };
+        let before = app.statements().await;
+        let body = sign_up_from(&app, &candidate, "203.0.113.7").await;
+        match outcome_of(&body) {
+            "OK" => created.push(candidate),
+            "SERVICE_UNAVAILABLE" => {}
+            "RATE_LIMITED" => break app.statements().await - before,
+            other => panic!("{other}: {body}"),
+        }
+        assert!(created.len() <= 2, "past the ration: {created:?}");
+    };
+    assert_eq!(created.first(), Some(&email));
+    assert!(first_refusal > 0, "the first refusal is the database's");
     let before = app.statements().await;
     for _ in 0..5 {
         let body = sign_up_from(&app, &stranger(), "203.0.113.7").await;
