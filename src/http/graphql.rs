@@ -148,6 +148,19 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
         _ => None,
     };
     let credential = bearer::authenticate_in(&headers, &app.state, early.as_ref()).await;
+    // A caller whose budget has nothing left is refused before anything is read for it: its
+    // bucket exists only for a user the database confirmed (issue 13: a flood of refused
+    // requests should cost the token check, not the user check too).
+    if let Credential::Valid { user_id, .. } | Credential::Linked { user_id, .. } | Credential::Personal { user_id, .. } =
+        &credential
+        && let Some(retry_after) = app.state.budget.exhausted(user_id)
+    {
+        let error = async_graphql::ErrorExtensions::extend(&Error::BudgetSpent { retry_after });
+        let mut refused = async_graphql::ServerError::new(error.message, None);
+        refused.extensions = error.extensions;
+        app.state.metrics.request("refused", "error", std::time::Duration::ZERO);
+        return respond(media, GqlResponse::from_errors(vec![refused]));
+    }
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {
         _ if early.is_some() => early,

@@ -111,7 +111,9 @@ async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_re
     }
     let body = app.as_user(&other, READ, json!({})).await;
     assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
-    // Nothing is left: refused before parsing — a document that does not parse says so.
+    // Nothing is left: refused before parsing — a document that does not parse says so — and
+    // before anything is read for the caller (the user check included).
+    let before = app.statements().await;
     for query in [READ, "{ todos(first: 1) {", "{ __typename }"] {
         let body = app.as_user(&user, query, json!({})).await;
         assert_eq!(error_code(&body), "RATE_LIMITED", "{query}: {body}");
@@ -127,6 +129,7 @@ async fn operations_refused_by_validation_draw_on_the_budget_and_an_empty_one_re
         .expect("GET");
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(error_code(&body), "RATE_LIMITED", "over GET: {body}");
+    assert_eq!(app.statements().await, before, "no statement for a caller with nothing left");
     let message = websocket_operation(&app, &user, "{ todos(first: 1) {").await;
     assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "over WebSocket: {message}");
     // Someone who sent nothing refused is served.
