@@ -60,7 +60,9 @@ async fn a_successful_sign_in_resets_the_emails_failures() {
 
 #[tokio::test]
 async fn the_email_may_try_again_once_its_window_has_passed() {
-    let app = TestApp::spawn_with(|c| c.sign_in_window = 1).await;
+    // Three seconds: long enough that a busy machine does not let the window pass between
+    // the sign-in and the first sweep (it did with one).
+    let app = TestApp::spawn_with(|c| c.sign_in_window = 3).await;
     let user = app.sign_up().await;
     for _ in 0..5 {
         assert_eq!(outcome(&sign_in(&app, &user.email, WRONG).await), "INVALID_CREDENTIALS");
@@ -175,12 +177,14 @@ async fn an_overlong_email_is_just_wrong_credentials() {
 
 #[tokio::test]
 async fn expired_rate_limit_counters_are_swept_away() {
-    let app = TestApp::spawn_with(|c| c.sign_in_window = 1).await;
+    // Three seconds: long enough that a busy machine does not let the window pass between
+    // the sign-in and the first sweep (it did with one).
+    let app = TestApp::spawn_with(|c| c.sign_in_window = 3).await;
     let wrong =
         "mutation { signIn(input: { email: \"sweep@example.com\", password: \"wrong password\" }) { accessToken } }";
     assert_eq!(error_code(&app.anonymous(wrong, json!({})).await), "INVALID_CREDENTIALS");
     let db = sea_orm::Database::connect(&app.config.database.database_url).await.unwrap();
     assert_eq!(todoql::auth::throttle::sweep(&db, &app.config).await.unwrap(), 0, "a live window stays");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     assert!(todoql::auth::throttle::sweep(&db, &app.config).await.unwrap() >= 1, "a passed window is swept");
 }
