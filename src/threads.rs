@@ -10,6 +10,12 @@ thread_local! {
     static LOWERED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The cores available to the process (two when the OS does not say).
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
 /// Lowers the calling thread's priority (nice 10), once per thread.
 pub fn lower_this_thread() {
     if LOWERED.replace(true) {

@@ -46,6 +46,13 @@ struct Bucket {
     unshared: f64,
 }
 
+impl Bucket {
+    /// The level at `now`, having leaked at `rate` per second since `at`.
+    fn level_at(&self, rate: f64, now: Instant) -> f64 {
+        (self.level - rate * now.duration_since(self.at).as_secs_f64()).max(0.0)
+    }
+}
+
 /// What an admitted operation was charged, for `extensions.cost`.
 #[derive(Clone, Copy, Debug)]
 pub struct Charge {
@@ -87,16 +94,13 @@ impl CostBudget {
     pub fn charge(&self, user_id: &str, cost: u64) -> Result<Charge> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { level: 0.0, at: now, unshared: 0.0 });
-        bucket.level = (bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64()).max(0.0);
-        bucket.at = now;
+        let bucket = self.leaked(&mut buckets, user_id, now);
         // An operation bigger than the whole bucket (it cannot be: the complexity limit is
         // smaller) waits for an empty bucket rather than for ever.
         let cost_f = (cost as f64).min(self.capacity);
         let over = bucket.level + cost_f - self.capacity;
         if over > 0.0 {
-            let retry_after = (over / self.rate).ceil().max(1.0) as u64;
-            return Err(Error::BudgetSpent { retry_after });
+            return Err(Error::BudgetSpent { retry_after: self.seconds_to_leak(over) });
         }
         bucket.level += cost_f;
         bucket.unshared += cost_f;
@@ -116,10 +120,8 @@ impl CostBudget {
         }
         let now = Instant::now();
         let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let bucket = buckets.get(user_id)?;
-        let level = bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64();
-        let over = level + 1.0 - self.capacity;
-        (over > 0.0).then(|| (over / self.rate).ceil().max(1.0) as u64)
+        let over = buckets.get(user_id)?.level_at(self.rate, now) + 1.0 - self.capacity;
+        (over > 0.0).then(|| self.seconds_to_leak(over))
     }
 
     /// Draws `cost` from `user_id`'s bucket, past what is left if need be (a debt of at most
@@ -133,12 +135,23 @@ impl CostBudget {
         }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { level: 0.0, at: now, unshared: 0.0 });
-        bucket.level = (bucket.level - self.rate * now.duration_since(bucket.at).as_secs_f64()).max(0.0);
-        bucket.at = now;
+        let bucket = self.leaked(&mut buckets, user_id, now);
         let spent = (cost as f64).min(2.0 * self.capacity - bucket.level).max(0.0);
         bucket.level += spent;
         bucket.unshared += spent;
+    }
+
+    /// `user_id`'s bucket (a new, empty one for a user not seen), leaked to `now`.
+    fn leaked<'a>(&self, buckets: &'a mut HashMap<String, Bucket>, user_id: &str, now: Instant) -> &'a mut Bucket {
+        let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { level: 0.0, at: now, unshared: 0.0 });
+        bucket.level = bucket.level_at(self.rate, now);
+        bucket.at = now;
+        bucket
+    }
+
+    /// Whole seconds until `over` units have leaked out, at least one.
+    fn seconds_to_leak(&self, over: f64) -> u64 {
+        (over / self.rate).ceil().max(1.0) as u64
     }
 
     /// Forgets users whose buckets have emptied and whose spending is shared: the map holds
@@ -146,7 +159,7 @@ impl CostBudget {
     pub fn forget_idle(&self) {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        buckets.retain(|_, b| b.unshared > 0.0 || b.level - self.rate * now.duration_since(b.at).as_secs_f64() > 0.0);
+        buckets.retain(|_, b| b.unshared > 0.0 || b.level_at(self.rate, now) > 0.0);
     }
 
     /// Adds this instance's unshared spending to the shared levels and takes back the

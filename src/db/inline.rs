@@ -77,8 +77,7 @@ pub const MAX_INLINE_TIME: std::time::Duration = std::time::Duration::from_milli
 /// and prepare anew: reads beside a search attack cost six times their CPU so), at most
 /// [`max_idle`].
 fn full_cache_connections() -> usize {
-    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+    crate::threads::cores() + 1
 }
 
 /// The most idle connections kept: as many as can be busy at once, the runtime's threads'

@@ -42,11 +42,12 @@ pub(super) fn charge(state: &State, user: Option<&AuthenticatedUser>, cost: usiz
     }
 }
 
-/// Refuses `user`'s request before it is parsed when their budget has not one unit left
+/// Refuses a request of `user_id` before it is parsed when their budget has not one unit left
 /// ([`crate::auth::budget::CostBudget::exhausted`]): a refusal then costs a lookup, not a parse
-/// and a validation.
-pub(super) fn afford_any(state: &State, user: Option<&AuthenticatedUser>) -> Result<()> {
-    match user.and_then(|user| state.budget.exhausted(&user.id)) {
+/// and a validation. HTTP requests are checked once their token is, WebSocket operations as
+/// they are prepared.
+pub(crate) fn afford_any(state: &State, user_id: &str) -> Result<()> {
+    match state.budget.exhausted(user_id) {
         Some(retry_after) => Err(Error::BudgetSpent { retry_after }),
         None => Ok(()),
     }
@@ -70,7 +71,7 @@ pub(super) fn charge_refused(state: &State, user: Option<&AuthenticatedUser>, to
 
 /// The response to an operation that was not admitted: about the request as a whole, so
 /// the error has no location.
-pub(super) fn refused(error: Error) -> Response {
+pub(crate) fn refused(error: Error) -> Response {
     Response::from_errors(vec![refused_error(error)])
 }
 

@@ -100,13 +100,14 @@ impl Extension for RequestLimits {
         // the document already (WebSocket operations get it here); a document that does not
         // parse is reported by `parse_query`.
         // A WebSocket operation of a user with no budget left is refused before it is parsed
-        // (HTTP requests were, by `Schemas::execute`).
+        // (HTTP requests were, once their token was checked).
         if request.data.get(&TypeId::of::<admission::Admitted>()).is_none()
             && let Some(state) = ctx.data_opt::<State>()
         {
             let viewer = request.data.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>());
-            let user = admission::user(viewer.or_else(|| ctx.data_opt::<Viewer>()));
-            admission::afford_any(state, user).map_err(admission::refused_error)?;
+            if let Some(user) = admission::user(viewer.or_else(|| ctx.data_opt::<Viewer>())) {
+                admission::afford_any(state, &user.id).map_err(admission::refused_error)?;
+            }
         }
         self.documents.attach(&mut request)?;
         let operation_name = request.operation_name.clone();
@@ -171,19 +172,16 @@ impl Extension for RequestLimits {
             self.note_cost(&result);
             return Ok(result);
         }
+        let too_complex = |e: &ServerError| e.message.contains("too complex");
         let result = next.run(ctx).await.map_err(|errors| {
             if let Some(state) = ctx.data_opt::<State>() {
-                let too_complex = errors.iter().any(|e| e.message.contains("too complex"));
-                admission::charge_refused(state, admission::user(ctx.data_opt::<Viewer>()), too_complex);
+                let user = admission::user(ctx.data_opt::<Viewer>());
+                admission::charge_refused(state, user, errors.iter().any(too_complex));
             }
             errors
                 .into_iter()
                 .map(|e| {
-                    let code = if e.message.contains("too complex") {
-                        "QUERY_TOO_COMPLEX"
-                    } else {
-                        "GRAPHQL_VALIDATION_FAILED"
-                    };
+                    let code = if too_complex(&e) { "QUERY_TOO_COMPLEX" } else { "GRAPHQL_VALIDATION_FAILED" };
                     coded(e, code)
                 })
                 .collect::<Vec<_>>()

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use admission::SocketSubscriptions;
+pub(crate) use admission::{afford_any, refused};
 pub use cache::{CacheCounts, DocumentCache};
 pub use limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_DIRECTIVES, MAX_ROOT_FIELDS};
 pub use persisted::{
@@ -107,14 +108,11 @@ impl Schemas {
     /// ([`admission`]).
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
         let mut request = request.into();
-        let viewer = request.data.get(&std::any::TypeId::of::<crate::auth::Viewer>());
-        let user = admission::user(viewer.and_then(|v| v.downcast_ref())).cloned();
-        if let Err(error) = admission::afford_any(&self.state, user.as_ref()) {
-            return admission::refused(error);
-        }
         if let Err(refused) = self.documents.attach(&mut request) {
             return async_graphql::Response::from_errors(vec![refused]);
         }
+        let viewer = request.data.get(&std::any::TypeId::of::<crate::auth::Viewer>());
+        let user = admission::user(viewer.and_then(|v| v.downcast_ref())).cloned();
         let _slot = match admission::slot(&self.state, user.as_ref()).await {
             Ok(slot) => slot,
             Err(error) => return admission::refused(error),

@@ -153,13 +153,10 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     // requests should cost the token check, not the user check too).
     if let Credential::Valid { user_id, .. } | Credential::Linked { user_id, .. } | Credential::Personal { user_id, .. } =
         &credential
-        && let Some(retry_after) = app.state.budget.exhausted(user_id)
+        && let Err(spent) = crate::graphql::afford_any(&app.state, user_id)
     {
-        let error = async_graphql::ErrorExtensions::extend(&Error::BudgetSpent { retry_after });
-        let mut refused = async_graphql::ServerError::new(error.message, None);
-        refused.extensions = error.extensions;
         app.state.metrics.request("refused", "error", std::time::Duration::ZERO);
-        return respond(media, GqlResponse::from_errors(vec![refused]));
+        return respond(media, crate::graphql::refused(spent));
     }
     // A query's reads, the user check included, share one SQLite read transaction.
     let snapshot = match (&credential, &app.state.reader) {

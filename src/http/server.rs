@@ -190,11 +190,7 @@ async fn connection(
             tokio::select! {
                 arrived = arriving.as_mut() => break arrived,
                 () = activity.changed.notified() => {}
-                () = sleep_until(deadline) => {
-                    if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
-                        return;
-                    }
-                }
+                () = sleep_until(deadline) => if activity.expired(&limits) { return },
                 // No request in flight: shutting down closes it.
                 _ = closing.changed() => return,
             }
@@ -228,12 +224,8 @@ async fn connection(
         tokio::select! {
             _ = conn.as_mut() => return,
             () = activity.changed.notified() => {}
-            () = sleep_until(deadline) => {
-                if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
-                    // Dropping the connection closes it.
-                    return;
-                }
-            }
+            // Dropping the connection closes it.
+            () = sleep_until(deadline) => if activity.expired(&limits) { return },
             _ = closing.changed(), if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();
@@ -334,6 +326,11 @@ impl Activity {
             Phase::Arriving(since) => Some(since + limits.header_timeout),
             Phase::Busy(_) => None,
         }
+    }
+
+    /// Whether the connection's deadline has passed (woken at it, the phase may have moved on).
+    fn expired(&self, limits: &Limits) -> bool {
+        self.deadline(limits).is_some_and(|d| d <= Instant::now())
     }
 
     fn update(&self, change: impl FnOnce(Phase) -> Phase) {

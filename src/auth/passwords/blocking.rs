@@ -16,12 +16,10 @@ use crate::error::{Error, Result};
 static DUMMY_HASH: LazyLock<Option<String>> =
     LazyLock::new(|| phc::hash(b"todoql-no-such-user", &mut Memory::default()).ok());
 
-/// The cores available.
-static CORES: LazyLock<usize> = LazyLock::new(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
 /// Hashing slots, half the cores (at least one); a hash holds one while it runs. The other
 /// half stays free for reads during a sign-in flood, and at most this many 19 MiB argon2
 /// buffers are alive at once (and, at start-up, the dummy hash's: see [`warm_up`]).
-static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new((*CORES / 2).max(1)));
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new((crate::threads::cores() / 2).max(1)));
 
 /// Requests waiting for a slot or holding one.
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
@@ -68,7 +66,7 @@ async fn run<T: Send + 'static>(work: impl FnOnce(&mut Memory) -> Result<T> + Se
         }
     }
     let place = Place;
-    if QUEUED.fetch_add(1, Ordering::SeqCst) >= *CORES * 8 {
+    if QUEUED.fetch_add(1, Ordering::SeqCst) >= crate::threads::cores() * 8 {
         return Err(Error::ServiceUnavailable { retry_after: Some(1) });
     }
     let slot = SLOTS.acquire().await.map_err(|_| Error::Internal("hashing slots closed".to_owned()))?;
