@@ -118,6 +118,9 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         db::Inline::new(url, kind, config.sqlite_inline_steps, statements.clone()).map(Arc::new)
     };
     let (reader, writer) = (inline(db::Kind::Read), inline(db::Kind::Write));
+    let url = &config.database.database_url;
+    let direct =
+        db::Direct::open(url, config.database_direct_connections, config.statement_limit(), statements.clone()).await;
     let in_flight = crate::auth::in_flight::InFlight::new(usize::try_from(config.user_max_in_flight).unwrap_or(1));
     let budget = Arc::new(crate::auth::budget::CostBudget::new(config.cost_budget, config.cost_restore_rate));
     let outage = db::Outage::new(&config.database.database_url);
@@ -125,6 +128,7 @@ pub async fn open(config: Config) -> Result<State, StartError> {
         outage,
         db,
         reader,
+        direct,
         writer,
         writes: Default::default(),
         keys: Arc::new(keys),

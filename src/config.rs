@@ -78,6 +78,12 @@ pub struct Config {
     /// every statement through the pool.
     #[arg(long, env = "SQLITE_INLINE_STEPS", default_value_t = 50_000)]
     pub sqlite_inline_steps: u64,
+    /// PostgreSQL only: connections, beside the pool, on which the short reads (a page of
+    /// todos, its `totalCount`) of every request are pipelined ([`crate::db::Direct`]; only
+    /// over a plain-text connection: `sslmode=disable`, loopback or a Unix socket). Default:
+    /// twice the cores; at most 64. 0 sends every statement through the pool.
+    #[arg(long, env = "DATABASE_DIRECT_CONNECTIONS", value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub database_direct_connections: Option<u32>,
     /// The most todos one user may keep; `createTodo` beyond it is refused with
     /// `TODO_LIMIT_REACHED`. Bounds how long any scan of one user's todos can take.
     #[arg(long, env = "MAX_TODOS_PER_USER", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -69,6 +69,9 @@ pub enum Error {
     },
     /// A database failure that is not the client's fault.
     Database(sea_orm::DbErr),
+    /// A statement on a direct PostgreSQL connection ([`crate::db::Direct`]) stopped by
+    /// `statement_timeout` (`TIMEOUT`, as the same statement stopped on the pool).
+    StatementTimedOut,
     /// Anything else that went wrong inside the server.
     Internal(String),
 }
@@ -109,10 +112,8 @@ impl Error {
             Self::TooManyInFlight => "too many of your requests are waiting; slow down".to_owned(),
             Self::ServiceUnavailable { .. } => "the service is temporarily unavailable; retry later".to_owned(),
             Self::Database(error) if is_unavailable(error) => DATABASE_UNAVAILABLE.to_owned(),
-            Self::Database(error) if is_timeout(error) => {
-                "a statement took too long and was stopped; narrow the request (a shorter search, a smaller page)"
-                    .to_owned()
-            }
+            Self::StatementTimedOut => TIMED_OUT.to_owned(),
+            Self::Database(error) if is_timeout(error) => TIMED_OUT.to_owned(),
             Self::Database(_) | Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -151,11 +152,16 @@ impl Error {
             Self::RateLimited { .. } | Self::BudgetSpent { .. } | Self::TooManyInFlight => "RATE_LIMITED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Database(error) if is_unavailable(error) => "SERVICE_UNAVAILABLE",
+            Self::StatementTimedOut => "TIMEOUT",
             Self::Database(error) if is_timeout(error) => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 }
+
+/// What the client is told about a statement stopped for time.
+const TIMED_OUT: &str =
+    "a statement took too long and was stopped; narrow the request (a shorter search, a smaller page)";
 
 /// Whether a database error means "cannot reach the database" rather than a bug.
 fn is_unavailable(error: &sea_orm::DbErr) -> bool {
@@ -197,6 +203,7 @@ impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
         match self {
             Self::Database(error) if is_unavailable(error) => tracing::warn!(%error, "database unavailable"),
+            Self::StatementTimedOut => tracing::warn!("a statement was stopped for time"),
             Self::Database(error) if is_timeout(error) => tracing::warn!("a statement was stopped for time"),
             Self::Database(error) => tracing::error!(%error, "database error"),
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),

@@ -18,6 +18,8 @@ pub struct State {
     pub db: DatabaseConnection,
     /// On SQLite, read-only connections for the hot reads ([`crate::db::Inline`]).
     pub reader: Option<Arc<crate::db::Inline>>,
+    /// On PostgreSQL, shared connections for the short reads ([`crate::db::Direct`]).
+    pub direct: Option<Arc<crate::db::Direct>>,
     /// On SQLite, the read-write connection for todo writes ([`crate::db::Inline`]).
     pub writer: Option<Arc<crate::db::Inline>>,
     /// Todo writes waiting to be committed together by the writer ([`crate::todos::commit`]).

@@ -1,9 +1,11 @@
 //! Opening the database: the pool settings for each backend, migrations and readiness.
 
 mod deadline;
+mod direct;
 mod inline;
 mod outage;
 
+pub use direct::Direct;
 pub use inline::{Inline, Kind, Rows, Snapshot, select};
 pub use outage::Outage;
 

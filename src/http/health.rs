@@ -33,6 +33,9 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     if let Some(writer) = &app.state.writer {
         writer.render_commits(&mut body);
     }
+    if let Some(direct) = &app.state.direct {
+        direct.render(&mut body);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

@@ -214,10 +214,8 @@ impl From<Error> for Problem {
                 tracing::warn!(error = %db, "database unavailable");
                 Self { retry_after: Some(1), ..Self::message(S::SERVICE_UNAVAILABLE, error.message()) }
             }
-            Error::Database(_) if error.code() == "TIMEOUT" => {
-                tracing::warn!("a statement was stopped for time");
-                Self { retry_after: Some(1), ..Self::message(S::SERVICE_UNAVAILABLE, error.message()) }
-            }
+            Error::StatementTimedOut => Self::stopped_for_time(&error),
+            Error::Database(_) if error.code() == "TIMEOUT" => Self::stopped_for_time(&error),
             Error::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
                 Self::message(S::INTERNAL_SERVER_ERROR, error.message())
@@ -227,6 +225,14 @@ impl From<Error> for Problem {
                 Self::message(S::INTERNAL_SERVER_ERROR, error.message())
             }
         }
+    }
+}
+
+impl Problem {
+    /// 503 for a statement stopped for time (`TIMEOUT` in GraphQL), logged once.
+    fn stopped_for_time(error: &Error) -> Self {
+        tracing::warn!("a statement was stopped for time");
+        Self { retry_after: Some(1), ..Self::message(StatusCode::SERVICE_UNAVAILABLE, error.message()) }
     }
 }
 

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// entries (about a millisecond on SQLite), well past any list a person pages through; the
 /// cursor connection of GraphQL does no such walk at all.
 pub const MAX_OFFSET: u64 = 10_000;
+/// The largest offset a listing may skip on PostgreSQL's shared connections
+/// ([`crate::db::Direct`]); past it, the pool runs it.
+pub const QUICK_OFFSET: u64 = 1_000;
 
 /// The number of todos listed when no limit is given: a page as large as a connection allows,
 /// since clients of the list (the FastAPI-era frontend) may not page at all.
@@ -61,7 +64,9 @@ impl TodoStore<'_> {
         let _searching = self.searching(&listing.filter).await?;
         let matched = self.scope().filter(matching(&listing.filter, self.backend()));
         let offset = (listing.offset > 0).then_some(listing.offset);
-        self.all(sorted(matched, listing.order, false).limit(listing.limit).offset(offset)).await
+        // An offset is walked row by row: past a few pages it stays off the shared connections.
+        let quick = super::store::is_quick(&listing.filter) && listing.offset <= QUICK_OFFSET;
+        self.all(sorted(matched, listing.order, false).limit(listing.limit).offset(offset), quick).await
     }
 }
 

@@ -22,7 +22,7 @@ use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
 use crate::auth::AuthenticatedUser;
 use crate::clock;
-use crate::db::{Inline, Snapshot};
+use crate::db::{Direct, Inline, Snapshot};
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 use crate::state::State;
@@ -32,6 +32,8 @@ use crate::state::State;
 pub struct TodoStore<'a> {
     db: &'a DatabaseConnection,
     reader: Option<&'a Inline>,
+    /// On PostgreSQL, the shared connections for the short reads ([`Direct`]).
+    direct: Option<&'a Arc<Direct>>,
     /// The request's read transaction, when it has one (queries on SQLite).
     snapshot: Option<&'a Snapshot>,
     /// On SQLite, the inline writer, which commits the writes queued here together
@@ -75,6 +77,7 @@ impl<'a> TodoStore<'a> {
         Self {
             db: &state.db,
             reader,
+            direct: state.direct.as_ref(),
             snapshot: None,
             writer,
             queue,
@@ -262,6 +265,9 @@ impl<'a> TodoStore<'a> {
         if let Some(found) = self.read(&select, |row| row.get::<_, i64>(0)) {
             return Ok(found?.first().map_or(0, |&n| u64::try_from(n).unwrap_or(0)));
         }
+        if let Some(found) = self.direct(&select, is_quick(filter), |row| row.try_get::<_, i64>(0)).await {
+            return Ok(found?.first().map_or(0, |&n| u64::try_from(n).unwrap_or(0)));
+        }
         Ok(matched.count(self.db).await?)
     }
 
@@ -270,6 +276,7 @@ impl<'a> TodoStore<'a> {
     pub async fn page(&self, args: &PageArgs) -> Result<Page> {
         let _searching = self.searching(&args.filter).await?;
         let order = args.order;
+        let quick = is_quick(&args.filter);
         let mut window = self.scope().filter(matching(&args.filter, self.backend()));
         if let Some(after) = &args.after {
             window = window.filter(beyond(after, order, true));
@@ -279,7 +286,7 @@ impl<'a> TodoStore<'a> {
         }
         let (mut todos, mut has_previous, mut has_next) = (Vec::new(), false, false);
         if let Some(first) = args.first {
-            todos = self.all(sorted(window.clone(), order, false).limit(first + 1)).await?;
+            todos = self.all(sorted(window.clone(), order, false).limit(first + 1), quick).await?;
             has_next = todos.len() as u64 > first;
             todos.truncate(first as usize);
             if let Some(last) = args.last {
@@ -288,7 +295,7 @@ impl<'a> TodoStore<'a> {
                 todos.drain(..todos.len().saturating_sub(last));
             }
         } else if let Some(last) = args.last {
-            todos = self.all(sorted(window.clone(), order, true).limit(last + 1)).await?;
+            todos = self.all(sorted(window.clone(), order, true).limit(last + 1), quick).await?;
             has_previous = todos.len() as u64 > last;
             todos.truncate(last as usize);
             todos.reverse();
@@ -297,12 +304,13 @@ impl<'a> TodoStore<'a> {
         if args.last.is_none()
             && let Some(after) = &args.after
         {
-            has_previous = self.any(beyond(after, order, false).add(matching(&args.filter, self.backend()))).await?;
+            has_previous =
+                self.any(beyond(after, order, false).add(matching(&args.filter, self.backend())), quick).await?;
         }
         if args.first.is_none()
             && let Some(before) = &args.before
         {
-            has_next = self.any(beyond(before, order, true).add(matching(&args.filter, self.backend()))).await?;
+            has_next = self.any(beyond(before, order, true).add(matching(&args.filter, self.backend())), quick).await?;
         }
         Ok(Page { todos, has_previous, has_next })
     }
@@ -331,17 +339,38 @@ impl<'a> TodoStore<'a> {
         crate::db::select(self.snapshot, self.reader, select, map)
     }
 
-    /// The todos `select` finds: inline on SQLite ([`Inline`]), else through the pool.
-    pub(super) async fn all(&self, select: Select<Todos>) -> Result<Vec<entity::Model>> {
+    /// Runs `select` on PostgreSQL's shared connections ([`Direct`]) when it is `quick` (see
+    /// [`is_quick`]); `None` when it is to run on the pool.
+    async fn direct<T>(
+        &self,
+        select: &impl QueryTrait,
+        quick: bool,
+        map: impl FnMut(&tokio_postgres::Row) -> std::result::Result<T, tokio_postgres::Error>,
+    ) -> Option<Result<Vec<T>>> {
+        match self.direct {
+            Some(direct) if quick => direct.rows(&select.build(DbBackend::Postgres), map).await,
+            _ => None,
+        }
+    }
+
+    /// The todos `select` finds: inline on SQLite ([`Inline`]), on PostgreSQL's shared
+    /// connections when `quick` ([`Direct`]), else through the pool.
+    pub(super) async fn all(&self, select: Select<Todos>, quick: bool) -> Result<Vec<entity::Model>> {
         if let Some(found) = self.read(&select, todo_of_row) {
+            return found;
+        }
+        if let Some(found) = self.direct(&select, quick, todo_of_pg_row).await {
             return found;
         }
         Ok(select.all(self.db).await?)
     }
 
-    async fn any(&self, condition: Condition) -> Result<bool> {
+    async fn any(&self, condition: Condition, quick: bool) -> Result<bool> {
         let select = self.scope().filter(condition).select_only().column(Column::Id).limit(1);
         if let Some(found) = self.read(&select, |_| Ok(())) {
+            return Ok(!found?.is_empty());
+        }
+        if let Some(found) = self.direct(&select, quick, |_| Ok(())).await {
             return Ok(!found?.is_empty());
         }
         Ok(select.into_tuple::<String>().one(self.db).await?.is_some())
@@ -362,6 +391,28 @@ pub(super) fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::M
         title_folded: row.get(Column::TitleFolded as usize)?,
         description_folded: row.get(Column::DescriptionFolded as usize)?,
     })
+}
+
+/// [`todo_of_row`] for a PostgreSQL row.
+fn todo_of_pg_row(row: &tokio_postgres::Row) -> std::result::Result<entity::Model, tokio_postgres::Error> {
+    Ok(entity::Model {
+        id: row.try_get(Column::Id as usize)?,
+        owner_id: row.try_get(Column::OwnerId as usize)?,
+        title: row.try_get(Column::Title as usize)?,
+        description: row.try_get(Column::Description as usize)?,
+        completed: row.try_get(Column::Completed as usize)?,
+        created_at: row.try_get(Column::CreatedAt as usize)?,
+        updated_at: row.try_get(Column::UpdatedAt as usize)?,
+        title_folded: row.try_get(Column::TitleFolded as usize)?,
+        description_folded: row.try_get(Column::DescriptionFolded as usize)?,
+    })
+}
+
+/// Whether a read under `filter` is quick enough for PostgreSQL's shared connections, where
+/// it is pipelined with other requests' reads and answered in turn: anything but a search
+/// (which scans every description of its owner) walks an index range of the owner's todos.
+pub(super) fn is_quick(filter: &TodoFilter) -> bool {
+    filter.search.as_deref().is_none_or(str::is_empty)
 }
 
 /// A write of one todo.

@@ -93,7 +93,10 @@ async fn inline_writes_and_pages_match_the_pool_and_over_budget_statements_move_
     let (inline_app, over_budget, pooled) = tokio::join!(
         TestApp::spawn(),
         TestApp::spawn_with(|c| c.sqlite_inline_steps = 1),
-        TestApp::spawn_with(|c| c.sqlite_inline_steps = 0),
+        TestApp::spawn_with(|c| {
+            c.sqlite_inline_steps = 0;
+            c.database_direct_connections = Some(0);
+        }),
     );
     let (a, b, c) = tokio::join!(seed(&inline_app), seed(&over_budget), seed(&pooled));
     let (from_inline, from_over_budget, from_pool) =
@@ -117,6 +120,11 @@ async fn inline_writes_and_pages_match_the_pool_and_over_budget_statements_move_
         }
     } else {
         assert_eq!(inline(&inline_app, "read").await, None, "none on PostgreSQL");
+        // There, the pages and their counts run on the direct connections (src/db/direct.rs),
+        // the searches on the pool.
+        let (served, handed_over) = crate::postgres::direct(&inline_app).await.expect("direct reads on PostgreSQL");
+        assert!(served > 40 && handed_over == 0, "direct reads: served {served}, handed over {handed_over}");
+        assert_eq!(crate::postgres::direct(&pooled).await, None, "0 turns direct connections off");
     }
 }
 

@@ -15,7 +15,7 @@ mod limits;
 mod order;
 mod pagination;
 mod persisted;
-mod postgres;
+pub(crate) mod postgres;
 mod process;
 mod rest;
 mod schema;

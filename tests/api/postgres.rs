@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestUser, error_code, fresh_database, unique};
+use crate::helpers::{TestApp, TestUser, error_code, fresh_database, unique, without_cost};
 
 const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
 
@@ -318,4 +318,98 @@ async fn a_todo_is_created_and_announced_in_one_statement() {
     assert_eq!(error_code(&body), "TODO_LIMIT_REACHED", "{body}");
     let count = app.as_user(&user, "{ todos { totalCount } }", json!({})).await;
     assert_eq!(count["data"]["todos"]["totalCount"], 7, "{count}");
+}
+
+/// Reads on the shared direct connections (src/db/direct.rs), from `/metrics`: (served,
+/// handed over to the pool); `None` when the server has none.
+pub(crate) async fn direct(app: &TestApp) -> Option<(u64, u64)> {
+    let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let count = |outcome: &str| {
+        let prefix = format!("todoql_postgres_direct_statements_total{{outcome=\"{outcome}\"}} ");
+        text.lines().find_map(|line| line.strip_prefix(prefix.as_str())).map(|n| n.trim().parse().expect("a count"))
+    };
+    Some((count("served")?, count("handed_over")?))
+}
+
+/// The process ids of `url`'s direct connections (named `todoql-direct`), closing them too
+/// when `terminate`.
+async fn direct_backends(url: &str, terminate: bool) -> Vec<i32> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let sql = format!(
+        "SELECT pid, {} AS done FROM pg_stat_activity WHERE datname = $1 AND application_name = 'todoql-direct'",
+        if terminate { "pg_terminate_backend(pid)" } else { "true" }
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, &sql, [name.into()]))
+        .await
+        .unwrap();
+    db.close().await.ok();
+    rows.iter().map(|row| row.try_get::<i32>("", "pid").unwrap()).collect()
+}
+
+/// Issue 17: the short reads go to the shared connections, a search to the pool; a direct
+/// connection closed under the reads (a PostgreSQL restart, a proxy's cut) costs no read: the
+/// reads it would have served run on the pool while it is reopened in the background. Reads
+/// abandoned mid-flight close none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_reads_are_pipelined_on_direct_connections_that_outlive_closes_and_hang_ups() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.database_direct_connections = Some(2);
+        c.user_max_in_flight = 64;
+        c.cost_budget = 0;
+    })
+    .await;
+    let url = app.config.database.database_url.clone();
+    let user = app.sign_up().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(app.create_todo(&user, &format!("t{n}")).await);
+    }
+    let read = "{ todos(first: 10) { totalCount nodes { id } } }";
+    let answer = async || without_cost(app.as_user(&user, read, json!({})).await);
+    let expected = answer().await;
+    assert_eq!(expected["data"]["todos"]["totalCount"], 5, "{expected}");
+    assert!(ids.iter().all(|id| expected.to_string().contains(id.as_str())));
+
+    let (served, _) = direct(&app).await.expect("direct connections on PostgreSQL");
+    app.as_user(&user, read, json!({})).await;
+    let (after, handed_over) = direct(&app).await.unwrap();
+    assert_eq!(after, served + 2, "the page and its totalCount, served directly (handed over: {handed_over})");
+    let search = "{ todos(filter: { search: \"t1\" }) { totalCount } }";
+    let found = app.as_user(&user, search, json!({})).await;
+    assert_eq!(found["data"]["todos"]["totalCount"], 1, "{found}");
+    assert_eq!(direct(&app).await.unwrap().0, after, "a search runs on the pool");
+    let opened = direct_backends(&url, false).await;
+    assert_eq!(opened.len(), 2, "{opened:?}");
+
+    // Both closed: every read is answered, from the pool, until they are open again.
+    assert_eq!(direct_backends(&url, true).await.len(), 2);
+    for _ in 0..20 {
+        assert_eq!(answer().await, expected);
+    }
+    wait_for("the direct connections to be reopened", async || {
+        let before = direct(&app).await.unwrap().0;
+        assert_eq!(answer().await, expected);
+        direct(&app).await.unwrap().0 >= before + 2 && direct_backends(&url, false).await.len() == 2
+    })
+    .await;
+
+    // Hang-ups mid-read: the connections stay.
+    let reopened = direct_backends(&url, false).await;
+    let body = json!({ "query": read });
+    for round in 0..5u64 {
+        futures::future::join_all((0..40u64).map(|n| {
+            let wait = Duration::from_micros(300 + 200 * ((n + round) % 10));
+            app.client.post(app.url("/graphql")).bearer_auth(&user.token).json(&body).timeout(wait).send()
+        }))
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(direct_backends(&url, false).await, reopened, "no direct connection closed by hang-ups");
+    assert_eq!(answer().await, expected);
 }
