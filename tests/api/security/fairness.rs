@@ -251,7 +251,10 @@ async fn on_postgresql_instances_share_each_users_budget() {
                 break body;
             }
             on_two += cost(&body)["requested"].as_u64().expect("a cost");
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Paced past a sync (SYNC_EVERY) in three reads: at 300 ms, four reads exhausted
+            // this instance's own bucket within one second, before its first sync had a
+            // chance, whenever the two instances' ticks fell badly (every run, some days).
+            tokio::time::sleep(Duration::from_millis(700)).await;
         }
     })
     .await;
