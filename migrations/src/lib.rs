@@ -12,6 +12,7 @@ mod m20261125_000004_create_rate_limits;
 mod m20261125_000005_create_external_identities;
 mod m20261202_000006_create_cost_budgets;
 mod m20261210_000007_create_access_tokens;
+mod m20261212_000008_count_todos;
 
 /// Every migration todoql knows, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_external_identities::Migration),
             Box::new(m20261202_000006_create_cost_budgets::Migration),
             Box::new(m20261210_000007_create_access_tokens::Migration),
+            Box::new(m20261212_000008_count_todos::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::sea_query::{
-    CaseStatement, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, Query, UpdateStatement,
+    CaseStatement, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, LockType, Query, UpdateStatement,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Iterable,
@@ -26,6 +26,7 @@ use crate::db::{Direct, Inline, Snapshot};
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 use crate::state::State;
+use crate::users::entity as users;
 
 /// The todos of one owner.
 #[derive(Clone, Copy)]
@@ -116,8 +117,11 @@ impl<'a> TodoStore<'a> {
     /// Adds a todo, unless the owner has [`max_todos`](crate::config::Config::max_todos_per_user)
     /// already (`TODO_LIMIT_REACHED`).
     ///
-    /// One statement, `INSERT … SELECT … WHERE NOT EXISTS (the owner's max-th todo)`: the
-    /// check walks at most `max` entries of the owner index, and commits with the insert.
+    /// One statement, `INSERT … SELECT … WHERE (the owner's todo_count) < max`: the count is
+    /// kept by triggers on `todos` (migration `m20261212_000008_count_todos`), so the check
+    /// reads one row, and commits with the insert. On PostgreSQL the owner's row is locked
+    /// (`FOR UPDATE`) until the insert commits, so concurrent inserts of one owner cannot
+    /// each see room for one more; SQLite's single writer makes that so already.
     pub async fn create(&self, title: String, description: Option<String>) -> Result<entity::Model> {
         let now = clock::now_micros();
         let todo = entity::Model {
@@ -141,14 +145,14 @@ impl<'a> TodoStore<'a> {
             Column::TitleFolded => Expr::val(todo.title_folded.as_str()),
             Column::DescriptionFolded => Expr::val(todo.description_folded.clone()),
         });
-        let full = Query::select()
-            .expr(Expr::val(1))
-            .from(Todos)
-            .and_where(Column::OwnerId.eq(self.owner))
-            .limit(1)
-            .offset(self.max_todos.saturating_sub(1))
+        let count = Query::select()
+            .column(users::TODO_COUNT)
+            .from(users::Entity)
+            .and_where(users::Column::Id.eq(self.owner))
+            .lock(LockType::Update)
             .to_owned();
-        let select = Query::select().exprs(values).and_where(Expr::exists(full).not()).to_owned();
+        let room = Expr::SubQuery(None, Box::new(count.into())).lt(self.max_todos);
+        let select = Query::select().exprs(values).and_where(room).to_owned();
         let mut insert = Query::insert();
         insert
             .into_table(Todos)
