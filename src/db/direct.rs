@@ -130,6 +130,15 @@ impl Direct {
         answer
     }
 
+    /// Runs `query` (a read) built for PostgreSQL and maps its rows; `None` hands it back.
+    pub async fn select<T>(
+        self: &Arc<Self>,
+        query: &impl sea_orm::QueryTrait,
+        map: impl FnMut(&Row) -> std::result::Result<T, tokio_postgres::Error>,
+    ) -> Option<Result<Vec<T>>> {
+        self.rows(&query.build(sea_orm::DbBackend::Postgres), map).await
+    }
+
     async fn try_rows<T>(
         self: &Arc<Self>,
         statement: &Statement,

@@ -352,7 +352,7 @@ impl<'a> TodoStore<'a> {
         map: impl FnMut(&tokio_postgres::Row) -> std::result::Result<T, tokio_postgres::Error>,
     ) -> Option<Result<Vec<T>>> {
         match self.direct {
-            Some(direct) if quick => direct.rows(&select.build(DbBackend::Postgres), map).await,
+            Some(direct) if quick => direct.select(select, map).await,
             _ => None,
         }
     }

@@ -45,8 +45,8 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 
 /// Whether the account with this id exists: the check every authenticated request makes,
 /// inline on SQLite ([`crate::db::Inline`]), in the request's snapshot when it has one; on
-/// the pool (PostgreSQL) at most once per [`super::known::TTL`] per account
-/// ([`super::Known`]).
+/// PostgreSQL (on its shared connections, [`crate::db::Direct`], else the pool) at most once
+/// per [`super::known::TTL`] per account ([`super::Known`]).
 pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Result<bool> {
     let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
     if let Some(found) = crate::db::select(snapshot, state.reader.as_deref(), &select, |_| Ok(())) {
@@ -55,7 +55,14 @@ pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Res
     if state.known_users.recently(id) {
         return Ok(true);
     }
-    let found = select.into_tuple::<String>().one(&state.db).await?.is_some();
+    let direct = match &state.direct {
+        Some(direct) => direct.select(&select, |_| Ok(())).await,
+        None => None,
+    };
+    let found = match direct {
+        Some(found) => !found?.is_empty(),
+        None => select.into_tuple::<String>().one(&state.db).await?.is_some(),
+    };
     if found {
         state.known_users.note(id);
     }

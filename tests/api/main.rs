@@ -19,7 +19,7 @@ pub(crate) mod postgres;
 mod process;
 mod rest;
 mod schema;
-mod scopes;
+pub(crate) mod scopes;
 mod security;
 mod subscriptions;
 mod todos;

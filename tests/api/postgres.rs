@@ -349,7 +349,8 @@ async fn direct_backends(url: &str, terminate: bool) -> Vec<i32> {
     rows.iter().map(|row| row.try_get::<i32>("", "pid").unwrap()).collect()
 }
 
-/// Issue 17: the short reads go to the shared connections, a search to the pool; a direct
+/// Issue 17: the short reads (and a personal access token's lookup) go to the shared
+/// connections, a search to the pool; a direct
 /// connection closed under the reads (a PostgreSQL restart, a proxy's cut) costs no read: the
 /// reads it would have served run on the pool while it is reopened in the background. Reads
 /// abandoned mid-flight close none of them.
@@ -384,6 +385,12 @@ async fn short_reads_are_pipelined_on_direct_connections_that_outlive_closes_and
     let found = app.as_user(&user, search, json!({})).await;
     assert_eq!(found["data"]["todos"]["totalCount"], 1, "{found}");
     assert_eq!(direct(&app).await.unwrap().0, after, "a search runs on the pool");
+    // A personal access token is looked up there too, on every request (one indexed read).
+    let (_, secret) = crate::scopes::support::pat(&app, &user, &["todos:read"]).await;
+    let by_token = crate::scopes::support::with_token(&user, &secret);
+    let before = direct(&app).await.unwrap().0;
+    assert_eq!(without_cost(app.as_user(&by_token, read, json!({})).await), expected);
+    assert_eq!(direct(&app).await.unwrap().0, before + 3, "the token, the page and its totalCount");
     let opened = direct_backends(&url, false).await;
     assert_eq!(opened.len(), 2, "{opened:?}");
 

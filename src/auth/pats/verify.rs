@@ -67,7 +67,8 @@ pub async fn still_valid(state: &State, token_id: &str) -> Result<bool> {
 }
 
 /// The token whose hash is `hash`, joined to its user; inline on SQLite, in `snapshot` when
-/// the request has one.
+/// the request has one; on PostgreSQL's shared connections ([`crate::db::Direct`]: one
+/// indexed lookup) when it has them.
 async fn lookup(state: &State, snapshot: Option<&Snapshot>, hash: &str) -> Result<Option<Found>> {
     let owner = AccessTokens::belongs_to(users::Entity).from(Column::UserId).to(users::Column::Id).into();
     let query = AccessTokens::find()
@@ -79,6 +80,14 @@ async fn lookup(state: &State, snapshot: Option<&Snapshot>, hash: &str) -> Resul
     let map = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
     if let Some(rows) = crate::db::select(snapshot, state.reader.as_deref(), &query, map) {
         return Ok(rows?.into_iter().next());
+    }
+    if let Some(direct) = &state.direct {
+        let map = |row: &tokio_postgres::Row| {
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?))
+        };
+        if let Some(rows) = direct.select(&query, map).await {
+            return Ok(rows?.into_iter().next());
+        }
     }
     Ok(query.into_tuple::<Found>().one(&state.db).await?)
 }
