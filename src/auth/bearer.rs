@@ -84,22 +84,6 @@ pub async fn authenticate_in(headers: &HeaderMap, state: &State, snapshot: Optio
     }
 }
 
-/// The credential of the `Authorization` header when knowing it takes no I/O: no header, a
-/// malformed one, or a token of todoql's own (its signature and claims checked against its
-/// keys). `None` for a personal access token or an external issuer's token, which are looked
-/// up ([`authenticate_in`]).
-pub fn checked_locally(headers: &HeaderMap, state: &State) -> Option<Credential> {
-    match header_token(headers) {
-        Ok(Some(token)) if pats::is_personal(token) => None,
-        Ok(Some(token)) => match state.external.as_deref() {
-            Some(issuer) if issuer.claims(token) => None,
-            _ => Some(from_token(token, &state.keys)),
-        },
-        Ok(None) => Some(Credential::Absent),
-        Err(invalid) => Some(invalid),
-    }
-}
-
 /// Whether the `Authorization` header carries a personal access token.
 pub fn is_personal(headers: &HeaderMap) -> bool {
     header_token(headers).is_ok_and(|token| token.is_some_and(pats::is_personal))

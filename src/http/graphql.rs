@@ -132,14 +132,7 @@ fn operation_label(app: &App, request: &mut Request) -> String {
     }
 }
 
-/// Checks the document and a token of todoql's own on the connection's task, then runs the
-/// rest in a task of its own ([`run`]): a refused token costs no task (issue 17: the reject's
-/// CPU was a fifth task switches), and everything that reads the database — a personal access
-/// token's lookup, the user check, the operation — is detached from the connection. A client
-/// that goes away (or a request past `REQUEST_TIMEOUT`) leaves its statements to finish, or
-/// to be stopped by `STATEMENT_TIMEOUT`, the database's way, instead of dropping them
-/// mid-flight, which closes their pooled connection. (`http::detach`, which does this for the
-/// other routes, leaves `/graphql` to this.)
+/// Authenticates, attaches the per-request data and runs the request.
 async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
@@ -148,70 +141,13 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Err(down) = app.state.outage.check() {
         return failure(media, down);
     }
-    let checked = bearer::checked_locally(&headers, &app.state);
-    if let Some(Credential::Invalid(reason)) = &checked
-        && !is_public(&mut request)
-    {
-        return rejected(&app, reason);
-    }
-    let operation = operation_label(&app, &mut request);
-    tracing::Span::current().record("operation", operation.as_str());
-    let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
-    let started = std::time::Instant::now();
-    let running = {
-        let (app, operation) = (app.clone(), operation.clone());
-        tokio::spawn(run(app, peer, headers, request, media, checked, operation, started).in_current_span())
-    };
-    match tokio::time::timeout(timeout, running).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(failed)) => {
-            let error = Error::Internal(format!("the request's task failed: {failed}"));
-            respond(
-                media,
-                GqlResponse::from_errors(vec![
-                    async_graphql::ErrorExtensions::extend(&error).into_server_error(async_graphql::Pos::default()),
-                ]),
-            )
-        }
-        Err(_) => {
-            app.state.metrics.request(&operation, "timeout", started.elapsed());
-            timed_out(media)
-        }
-    }
-}
-
-/// A bearer token refused (401), counted by reason.
-fn rejected(app: &App, reason: &'static str) -> Response {
-    // Debug, not info: a flood of bad tokens must not become a flood of log lines (the metric
-    // counts them).
-    tracing::debug!(reason, "rejected a bearer token");
-    app.state.metrics.auth_failure(reason);
-    super::unauthorized(reason)
-}
-
-/// Authenticates (with `checked`, the credential [`execute`] already knows, if any), attaches
-/// the per-request data and runs the request, in its own task.
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    app: App,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    mut request: Request,
-    media: Media,
-    checked: Option<Credential>,
-    operation: String,
-    started: std::time::Instant,
-) -> Response {
     let is_query = operation_type(&mut request) == Some(OperationType::Query);
     // A personal access token's lookup is the user check of its request: in the snapshot too.
     let early = match &app.state.reader {
-        Some(reader) if is_query && checked.is_none() && bearer::is_personal(&headers) => reader.snapshot(),
+        Some(reader) if is_query && bearer::is_personal(&headers) => reader.snapshot(),
         _ => None,
     };
-    let credential = match checked {
-        Some(credential) => credential,
-        None => bearer::authenticate_in(&headers, &app.state, early.as_ref()).await,
-    };
+    let credential = bearer::authenticate_in(&headers, &app.state, early.as_ref()).await;
     // A caller whose budget has nothing left is refused before anything is read for it: its
     // bucket exists only for a user the database confirmed (issue 13: a flood of refused
     // requests should cost the token check, not the user check too).
@@ -252,7 +188,11 @@ async fn run(
             if is_public(&mut request) {
                 Viewer::Anonymous
             } else {
-                return rejected(&app, reason);
+                // Debug, not info: a flood of bad tokens must not become a flood of log lines
+                // (the metric below counts them).
+                tracing::debug!(reason, "rejected a bearer token");
+                app.state.metrics.auth_failure(reason);
+                return super::unauthorized(reason);
             }
         }
     };
@@ -272,25 +212,49 @@ async fn run(
     if let Some(snapshot) = snapshot {
         request = request.data(snapshot);
     }
-    let response = app.schemas.execute(request).await;
-    let outcome = match &response {
-        response if response.errors.is_empty() => "ok",
-        response if is_stopped_for_time(response) => "timeout",
-        _ => "error",
+    let operation = operation_label(&app, &mut request);
+    tracing::Span::current().record("operation", operation.as_str());
+    let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
+    let started = std::time::Instant::now();
+    // In a task of its own: a client that goes away (or a request past its time) leaves its
+    // statements to finish — or to be stopped by STATEMENT_TIMEOUT, the database's way —
+    // instead of dropping them mid-flight, which closes their pooled connection.
+    let running = {
+        let app = app.clone();
+        tokio::spawn(async move { app.schemas.execute(request).await }.in_current_span())
+    };
+    let result = match tokio::time::timeout(timeout, running).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(failed)) => {
+            let error = Error::Internal(format!("the request's task failed: {failed}"));
+            Ok(GqlResponse::from_errors(vec![
+                async_graphql::ErrorExtensions::extend(&error).into_server_error(async_graphql::Pos::default()),
+            ]))
+        }
+        Err(elapsed) => Err(elapsed),
+    };
+    let outcome = match &result {
+        Ok(response) if response.errors.is_empty() => "ok",
+        Ok(response) if is_stopped_for_time(response) => "timeout",
+        Ok(_) => "error",
+        Err(_) => "timeout",
     };
     app.state.metrics.request(&operation, outcome, started.elapsed());
-    // Stopped by the schema's own time limit (the one WebSocket operations have), which can
-    // fire on the same tick as the request's: the same answer.
-    if is_stopped_for_time(&response) {
-        return timed_out(media);
+    match result {
+        // Stopped by the schema's own time limit (the one WebSocket operations have), which
+        // can fire on the same tick as this one: the same answer.
+        Ok(response) if is_stopped_for_time(&response) => timed_out(media),
+        Ok(response) => {
+            let refused = root_keys.and_then(|keys| scopes::refused_for_scope(&keys, &response));
+            let mut http = respond(media, response);
+            if let Some(needed) = refused {
+                *http.status_mut() = StatusCode::FORBIDDEN;
+                http.headers_mut().insert(header::WWW_AUTHENTICATE, scopes::insufficient_scope(needed));
+            }
+            http
+        }
+        Err(_) => timed_out(media),
     }
-    let refused = root_keys.and_then(|keys| scopes::refused_for_scope(&keys, &response));
-    let mut http = respond(media, response);
-    if let Some(needed) = refused {
-        *http.status_mut() = StatusCode::FORBIDDEN;
-        http.headers_mut().insert(header::WWW_AUTHENTICATE, scopes::insufficient_scope(needed));
-    }
-    http
 }
 
 /// Whether a response is a whole request stopped for time (not a field's statement, which has

@@ -121,14 +121,8 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
 /// by peer", and the pool reopens it under load). Detached, the request runs to its end and
 /// its answer is discarded; time is still bounded by `REQUEST_TIMEOUT` and
 /// `STATEMENT_TIMEOUT`.
-///
-/// `/graphql` detaches itself, after a token of todoql's own is checked (`graphql::execute`):
-/// a refused token is answered without a task, and a request spawns one task, not two.
 async fn detach(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
-    if request.uri().path() == "/graphql" {
-        return next.run(request).await;
-    }
     match tokio::spawn(next.run(request).in_current_span()).await {
         Ok(response) => response,
         Err(failed) => {
