@@ -90,10 +90,13 @@ async fn a_failed_mutation_publishes_no_event() {
     let app = TestApp::spawn().await;
     let owner = app.sign_up().await;
     let intruder = app.sign_up().await;
-    let id = app.create_todo(&owner, "mine").await;
     let mut socket = connect(&app, TRANSPORT_WS).await;
     init(&mut socket, auth(&owner)).await;
     subscribe(&mut socket, "1", EVENTS).await;
+    // Created once subscribed: on PostgreSQL a change committed just before the subscription
+    // may still be on its way through LISTEN, and arrive after the pong.
+    let id = app.create_todo(&owner, "mine").await;
+    assert_eq!(next_event(&mut socket, "1").await["kind"], "CREATED");
 
     // Each of these reaches the write path and fails inside its transaction.
     for (query, variables) in [
@@ -134,11 +137,13 @@ async fn concurrent_toggles_publish_updates_in_commit_order() {
     const TOGGLES: usize = 20;
     let app = TestApp::spawn().await;
     let user = app.sign_up().await;
-    let id = app.create_todo(&user, "flip me").await;
     let mut socket = connect(&app, TRANSPORT_WS).await;
     init(&mut socket, auth(&user)).await;
     let query = "subscription { todoEvents { kind todoId todo { completed updatedAt } } }";
     subscribe(&mut socket, "1", query).await;
+    // Created once subscribed (see a_failed_mutation_publishes_no_event).
+    let id = app.create_todo(&user, "flip me").await;
+    assert_eq!(next_event(&mut socket, "1").await["kind"], "CREATED");
 
     let toggles = (0..TOGGLES).map(|_| app.as_user(&user, TOGGLE, json!({ "id": id })));
     let bodies = futures::future::join_all(toggles).await;
