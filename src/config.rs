@@ -79,7 +79,8 @@ pub struct Config {
     #[arg(long, env = "SQLITE_INLINE_STEPS", default_value_t = 50_000)]
     pub sqlite_inline_steps: u64,
     /// PostgreSQL only: connections, beside the pool, on which the short reads (a page of
-    /// todos, its `totalCount`) of every request are pipelined ([`crate::db::Direct`]; only
+    /// todos, its `totalCount`, a personal access token's lookup, the user check) of every
+    /// request are pipelined ([`crate::db::Direct`]; only
     /// over a plain-text connection: `sslmode=disable`, loopback or a Unix socket). Default:
     /// twice the cores; at most 64. 0 sends every statement through the pool.
     #[arg(long, env = "DATABASE_DIRECT_CONNECTIONS", value_parser = clap::value_parser!(u32).range(0..=64))]

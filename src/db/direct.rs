@@ -130,15 +130,6 @@ impl Direct {
         answer
     }
 
-    /// Runs `query` (a read) built for PostgreSQL and maps its rows; `None` hands it back.
-    pub async fn select<T>(
-        self: &Arc<Self>,
-        query: &impl sea_orm::QueryTrait,
-        map: impl FnMut(&Row) -> std::result::Result<T, tokio_postgres::Error>,
-    ) -> Option<Result<Vec<T>>> {
-        self.rows(&query.build(sea_orm::DbBackend::Postgres), map).await
-    }
-
     async fn try_rows<T>(
         self: &Arc<Self>,
         statement: &Statement,
@@ -259,6 +250,17 @@ impl Link {
         }
         Ok(prepared)
     }
+}
+
+/// Runs `query` (a read) on `direct` when there are direct connections, and maps its rows;
+/// `None` when there are none or the read is handed back, to run on the pool (as
+/// [`super::select`] does for SQLite's inline connections).
+pub async fn select_direct<T>(
+    direct: Option<&Arc<Direct>>,
+    query: &impl sea_orm::QueryTrait,
+    map: impl FnMut(&Row) -> std::result::Result<T, tokio_postgres::Error>,
+) -> Option<Result<Vec<T>>> {
+    direct?.rows(&query.build(sea_orm::DbBackend::Postgres), map).await
 }
 
 /// Whether sqlx, given the same URL, would not encrypt the connection either: TLS is turned

@@ -146,7 +146,7 @@ impl<'a> TodoStore<'a> {
             Column::DescriptionFolded => Expr::val(todo.description_folded.clone()),
         });
         let count = Query::select()
-            .column(users::TODO_COUNT)
+            .column(users::TodoCount)
             .from(users::Entity)
             .and_where(users::Column::Id.eq(self.owner))
             .lock(LockType::Update)
@@ -351,10 +351,10 @@ impl<'a> TodoStore<'a> {
         quick: bool,
         map: impl FnMut(&tokio_postgres::Row) -> std::result::Result<T, tokio_postgres::Error>,
     ) -> Option<Result<Vec<T>>> {
-        match self.direct {
-            Some(direct) if quick => direct.select(select, map).await,
-            _ => None,
+        if !quick {
+            return None;
         }
+        crate::db::select_direct(self.direct, select, map).await
     }
 
     /// The todos `select` finds: inline on SQLite ([`Inline`]), on PostgreSQL's shared

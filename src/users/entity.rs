@@ -25,11 +25,8 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// `users.todo_count`: the user's number of todos, kept by triggers on `todos` (migration
-/// `m20261212_000008_count_todos`) and read only by `createTodo`'s limit check; not a field of
-/// [`Model`], so loading a user never reads it.
-pub const TODO_COUNT: TodoCount = TodoCount;
-
-/// The identifier of [`TODO_COUNT`] (`todo_count`, its name in snake case).
+/// The column `users.todo_count` (its name in snake case): the user's number of todos, kept by
+/// triggers on `todos` (migration `m20261212_000008_count_todos`) and read only by
+/// `createTodo`'s limit check; not a field of [`Model`], so loading a user never reads it.
 #[derive(Copy, Clone, Debug, DeriveIden)]
 pub struct TodoCount;

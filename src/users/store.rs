@@ -55,11 +55,7 @@ pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Res
     if state.known_users.recently(id) {
         return Ok(true);
     }
-    let direct = match &state.direct {
-        Some(direct) => direct.select(&select, |_| Ok(())).await,
-        None => None,
-    };
-    let found = match direct {
+    let found = match crate::db::select_direct(state.direct.as_ref(), &select, |_| Ok(())).await {
         Some(found) => !found?.is_empty(),
         None => select.into_tuple::<String>().one(&state.db).await?.is_some(),
     };

@@ -81,13 +81,11 @@ async fn lookup(state: &State, snapshot: Option<&Snapshot>, hash: &str) -> Resul
     if let Some(rows) = crate::db::select(snapshot, state.reader.as_deref(), &query, map) {
         return Ok(rows?.into_iter().next());
     }
-    if let Some(direct) = &state.direct {
-        let map = |row: &tokio_postgres::Row| {
-            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?))
-        };
-        if let Some(rows) = direct.select(&query, map).await {
-            return Ok(rows?.into_iter().next());
-        }
+    let map = |row: &tokio_postgres::Row| {
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?))
+    };
+    if let Some(rows) = crate::db::select_direct(state.direct.as_ref(), &query, map).await {
+        return Ok(rows?.into_iter().next());
     }
     Ok(query.into_tuple::<Found>().one(&state.db).await?)
 }
