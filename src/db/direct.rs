@@ -46,17 +46,35 @@ pub const MAX_PREPARED: usize = 256;
 pub const REOPEN_EVERY: Duration = Duration::from_millis(500);
 /// How long opening a connection may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
-/// How the connections name themselves in `pg_stat_activity`.
+/// How the reading connections name themselves in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "todoql-direct";
+/// How the write connection names itself in `pg_stat_activity`.
+pub const WRITER_APPLICATION_NAME: &str = "todoql-writer";
+/// How much longer than `statement_timeout` a group commit may take before its connection is
+/// given up: the time a lost network takes to show, not a statement's.
+const COMMIT_GRACE: Duration = Duration::from_secs(2);
 
 /// The shared connections.
 pub struct Direct {
     config: tokio_postgres::Config,
+    writer_config: tokio_postgres::Config,
+    /// How long a group commit may take ([`COMMIT_GRACE`] past the statements' limit).
+    commit_timeout: Duration,
     slots: Vec<Slot>,
     next: AtomicUsize,
     statements: Arc<StatementCounter>,
     served: AtomicU64,
     handed_over: AtomicU64,
+    /// The connection group commits run on, held by the committing write ([`Direct::writer`]).
+    writer: tokio::sync::Mutex<WriterSlot>,
+    group_commits: AtomicU64,
+}
+
+/// The write connection, once open, and when its opening was last tried.
+#[derive(Default)]
+struct WriterSlot {
+    link: Option<Link>,
+    last_try: Option<Instant>,
 }
 
 /// One connection, once open, and its reopening.
@@ -71,6 +89,14 @@ struct Slot {
 struct Link {
     client: Client,
     prepared: Mutex<HashMap<String, tokio_postgres::Statement>>,
+    /// The task that drives the connection: a link dropped closes its socket.
+    connection: tokio::task::AbortHandle,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
 }
 
 impl Direct {
@@ -104,16 +130,24 @@ impl Direct {
             Some(given) if !given.is_empty() => format!("{given} {timeout}"),
             _ => timeout,
         };
-        config.options(options).application_name(APPLICATION_NAME).connect_timeout(OPEN_TIMEOUT);
+        config.options(options).connect_timeout(OPEN_TIMEOUT);
+        let mut writer_config = config.clone();
+        writer_config.application_name(WRITER_APPLICATION_NAME);
+        config.application_name(APPLICATION_NAME);
         let direct = Arc::new(Self {
             config,
+            writer_config,
+            commit_timeout: limit + COMMIT_GRACE,
             slots: (0..count).map(|_| Slot::default()).collect(),
             next: AtomicUsize::new(0),
             statements,
             served: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
+            writer: tokio::sync::Mutex::default(),
+            group_commits: AtomicU64::new(0),
         });
         futures_util::future::join_all((0..count).map(|index| direct.reopen(index))).await;
+        direct.writer().await.open().await;
         Some(direct)
     }
 
@@ -198,25 +232,21 @@ impl Direct {
 
     /// Opens connection `index`; on failure the slot stays empty (its reads go to the pool).
     async fn reopen(&self, index: usize) {
-        let opened = tokio::time::timeout(OPEN_TIMEOUT, self.config.connect(NoTls)).await;
-        let link = match opened {
-            Ok(Ok((client, connection))) => {
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "a direct PostgreSQL connection closed");
-                    }
-                });
-                Some(Arc::new(Link { client, prepared: Mutex::default() }))
-            }
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "could not open a direct PostgreSQL connection");
-                None
-            }
-            Err(_) => None,
-        };
+        let link = connect(&self.config).await.map(Arc::new);
         if let Ok(mut live) = self.slots[index].live.write() {
             *live = link;
         }
+    }
+
+    /// The write connection, once every write committing before has let go of it: who holds
+    /// it commits the writes queued by then ([`crate::todos::commit`]).
+    pub async fn writer(&self) -> Writer<'_> {
+        Writer { direct: self, slot: self.writer.lock().await }
+    }
+
+    /// Transactions committed by [`Writer::commit`].
+    pub fn group_commits(&self) -> u64 {
+        self.group_commits.load(Ordering::Relaxed)
     }
 
     /// The `HELP` and `TYPE` lines of [`Direct::render`]'s samples.
@@ -224,7 +254,8 @@ impl Direct {
         shared direct connections, by outcome (handed_over: run on the pool instead).\n# TYPE \
         todoql_postgres_direct_statements_total counter\n";
 
-    /// Prometheus samples: reads served directly and handed over to the pool.
+    /// Prometheus samples: reads served directly and handed over to the pool, and the group
+    /// commits of the write connection.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
         out.push_str(Self::METRIC_HEADER);
@@ -232,6 +263,153 @@ impl Direct {
             let count = count.load(Ordering::Relaxed);
             let _ = writeln!(out, "todoql_postgres_direct_statements_total{{outcome=\"{outcome}\"}} {count}");
         }
+        let _ = write!(
+            out,
+            "# HELP todoql_postgres_group_commits_total Transactions that committed todo writes together on the \
+             write connection.\n# TYPE todoql_postgres_group_commits_total counter\n\
+             todoql_postgres_group_commits_total {}\n",
+            self.group_commits()
+        );
+    }
+}
+
+/// What a group commit did ([`Writer::commit`]).
+pub enum Committed<T> {
+    /// Every statement ran and the transaction committed: each statement's rows, in order.
+    Rows(Vec<Vec<T>>),
+    /// Nothing was committed: there is no write connection, a value could not be bound, or a
+    /// statement failed and the transaction rolled back. Each statement may run again alone.
+    HandedBack,
+    /// The connection was lost once the transaction was sent: whether it committed is unknown.
+    Unknown,
+}
+
+/// The write connection, held: only its holder sends on it, so a transaction on it is never
+/// interleaved with anybody's statements (the shared reading connections cannot hold one).
+pub struct Writer<'a> {
+    direct: &'a Direct,
+    slot: tokio::sync::MutexGuard<'a, WriterSlot>,
+}
+
+impl Writer<'_> {
+    /// Opens the write connection when it is not open and opening was not tried less than
+    /// [`REOPEN_EVERY`] ago; whether it is open.
+    async fn open(&mut self) -> bool {
+        if self.slot.link.as_ref().is_some_and(|link| !link.client.is_closed()) {
+            return true;
+        }
+        self.slot.link = None;
+        if self.slot.last_try.is_some_and(|at| at.elapsed() < REOPEN_EVERY) {
+            return false;
+        }
+        self.slot.last_try = Some(Instant::now());
+        self.slot.link = connect(&self.direct.writer_config).await;
+        self.slot.link.is_some()
+    }
+
+    /// Runs `statements` (writes; each a single statement, built for PostgreSQL) in one
+    /// transaction and maps their rows: `BEGIN`, the statements and `COMMIT` go out together
+    /// and come back together, one round trip and one commit for all of them.
+    ///
+    /// A statement that fails rolls everything back (PostgreSQL answers the `COMMIT` of a
+    /// failed transaction with a rollback), and the batch is handed back for each statement to
+    /// run alone; so is a batch that could not be sent. Row locks are taken in the order of
+    /// `statements`: callers that lock rows order their statements the same way every time, so
+    /// that two instances' group commits never wait on each other in a circle.
+    pub async fn commit<T>(
+        &mut self,
+        statements: &[&Statement],
+        mut map: impl FnMut(&Row) -> std::result::Result<T, tokio_postgres::Error>,
+    ) -> Committed<T> {
+        let Some(values) = statements.iter().map(|statement| values_of(statement)).collect::<Option<Vec<_>>>() else {
+            return Committed::HandedBack;
+        };
+        if !self.open().await {
+            return Committed::HandedBack;
+        }
+        let Some(link) = self.slot.link.as_ref() else { return Committed::HandedBack };
+        let mut prepared = Vec::with_capacity(statements.len());
+        for statement in statements {
+            match link.prepared(&statement.sql).await {
+                Ok(statement) => prepared.push(statement),
+                Err(error) => {
+                    tracing::debug!(%error, "a group commit's statement could not be prepared");
+                    return Committed::HandedBack;
+                }
+            }
+        }
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> =
+            values.iter().map(|values| values.iter().map(|value| value.as_ref() as _).collect()).collect();
+        for _ in statements {
+            self.direct.statements.count();
+        }
+        // Each request is sent when first polled, and `join!` polls in order: one pipeline.
+        let pipeline = async {
+            tokio::join!(
+                link.client.batch_execute("BEGIN"),
+                futures_util::future::join_all(
+                    prepared.iter().zip(&params).map(|(statement, params)| link.client.query(statement, params))
+                ),
+                link.client.batch_execute("COMMIT"),
+            )
+        };
+        let Ok((begun, written, committed)) = tokio::time::timeout(self.direct.commit_timeout, pipeline).await else {
+            // No answer in time: a lost network, not a slow statement (`statement_timeout`
+            // stops those). The connection is given up, which closes it.
+            tracing::warn!("a group commit went unanswered; its connection is closed");
+            self.slot.link = None;
+            return Committed::Unknown;
+        };
+        let written: std::result::Result<Vec<Vec<Row>>, _> = written.into_iter().collect();
+        match (begun, written, committed) {
+            (Ok(()), Ok(written), Ok(())) => {
+                self.direct.group_commits.fetch_add(1, Ordering::Relaxed);
+                let mapped = written.iter().map(|rows| rows.iter().map(&mut map).collect()).collect();
+                match mapped {
+                    Ok(rows) => Committed::Rows(rows),
+                    // Committed, but not readable as asked: nobody can be told what was written.
+                    Err(error) => {
+                        tracing::error!(%error, "a group commit's rows did not map");
+                        Committed::Unknown
+                    }
+                }
+            }
+            _ if link.client.is_closed() => {
+                self.slot.link = None;
+                Committed::Unknown
+            }
+            (begun, written, committed) => {
+                let error = begun.err().or(written.err()).or(committed.err());
+                tracing::debug!(error = ?error, "a group commit rolled back; its writes run alone");
+                // The `COMMIT` of a failed transaction rolls it back; this makes sure of it
+                // whatever failed (a warning when no transaction is open).
+                if link.client.batch_execute("ROLLBACK").await.is_err() {
+                    self.slot.link = None;
+                    return Committed::Unknown;
+                }
+                Committed::HandedBack
+            }
+        }
+    }
+}
+
+/// A new connection; `None` when it cannot be opened within [`OPEN_TIMEOUT`].
+async fn connect(config: &tokio_postgres::Config) -> Option<Link> {
+    let opened = tokio::time::timeout(OPEN_TIMEOUT, config.connect(NoTls)).await;
+    match opened {
+        Ok(Ok((client, connection))) => {
+            let connection = tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "a direct PostgreSQL connection closed");
+                }
+            });
+            Some(Link { client, prepared: Mutex::default(), connection: connection.abort_handle() })
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "could not open a direct PostgreSQL connection");
+            None
+        }
+        Err(_) => None,
     }
 }
 

@@ -5,7 +5,7 @@ mod direct;
 mod inline;
 mod outage;
 
-pub use direct::{Direct, select_direct};
+pub use direct::{Committed, Direct, Writer, select_direct};
 pub use inline::{Inline, Kind, Rows, Snapshot, select};
 pub use outage::Outage;
 

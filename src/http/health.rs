@@ -36,6 +36,7 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     if let Some(direct) = &app.state.direct {
         direct.render(&mut body);
     }
+    app.state.writes.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

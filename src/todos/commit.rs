@@ -1,19 +1,33 @@
-//! Group commit of todo writes on SQLite.
+//! Group commit of todo writes.
 //!
-//! SQLite commits one transaction at a time, and each commit costs the same whatever it
-//! holds: WAL frames for every page it touched, the WAL-index locks, a share of the next
-//! checkpoint. So writes that arrive together commit together. A write joins the queue,
-//! then either its answer comes, or it takes the write-order lock
-//! ([`Events::begin`]) first and becomes the leader: it takes every queued write (its own
-//! and those that arrived while the previous leader committed), runs them in one transaction
-//! on the inline writer ([`Inline::transaction`]), publishes their changes in statement
-//! order, answers each, and only then releases the lock. Nobody waits for a batch to fill:
-//! a write that finds the lock free commits at once, alone.
+//! A commit costs about the same whatever it holds. On SQLite: WAL frames for every page it
+//! touched, the WAL-index locks, a share of the next checkpoint. On PostgreSQL: a WAL flush,
+//! and, for a transaction that notifies (every todo write announces its change), the
+//! notification queue's lock, which PostgreSQL holds from before the commit until after it,
+//! so that notifications are delivered in commit order: commits that notify go one at a time,
+//! whoever sends them. So writes that arrive together commit together. A write joins the queue,
+//! then either its answer comes, or it takes the commit lock first and becomes the leader: it
+//! takes every queued write (its own and those that arrived while the previous leader
+//! committed), runs them in one transaction, answers each, and only then lets go. Nobody waits
+//! for a batch to fill: a write that finds the lock free commits at once, alone.
+//!
+//! - On SQLite the lock is the write-order lock ([`Events::begin`]) and the transaction runs
+//!   on the inline writer ([`Inline::transaction`]); changes are published in statement order
+//!   once committed.
+//! - On PostgreSQL the lock is the instance's write connection ([`Direct::writer`]), and only
+//!   writes that announce their own change ([`Events::announcing`]: the inserts) queue: their
+//!   notifications commit with them, in statement order. `BEGIN`, the statements and `COMMIT`
+//!   go out in one pipeline ([`crate::db::Writer::commit`]). The statements are sorted by
+//!   owner (writes of one owner keep their order): an insert locks its owner's row until the
+//!   commit (`users.todo_count`), and two instances committing at once then take their locks
+//!   in the same order, so they can wait for each other but never in a circle.
 //!
 //! An answer is sent after the commit, so an acknowledged write is as durable as one that
 //! committed alone. A statement the transaction hands back (it failed, or the transaction
-//! could not run) is run on the pool by the leader after the commit, still under the lock,
-//! so changes are still published in commit order.
+//! could not run) is run on the pool by the leader after the commit, still holding the lock,
+//! so changes are still published in commit order. A PostgreSQL write connection lost while
+//! its transaction was on its way leaves the outcome unknown: those writes are answered
+//! `SERVICE_UNAVAILABLE`, as a pooled statement whose connection is lost is.
 
 use std::sync::Mutex;
 
@@ -21,12 +35,12 @@ use sea_orm::{DatabaseConnection, Statement};
 use tokio::sync::oneshot;
 
 use super::entity;
-use super::store::{returned, todo_of_row};
-use crate::db::Inline;
+use super::store::{announced, returned, todo_of_pg_row, todo_of_row};
+use crate::db::{Committed, Direct, Inline, Writer};
 use crate::error::{Error, Result};
 use crate::events::{Change, Events, TodoEventKind};
 
-/// The most writes one transaction commits: bounds the time a leader keeps its thread.
+/// The most writes one transaction commits: bounds the time a leader keeps the lock.
 pub const MAX_BATCH: usize = 64;
 
 /// Todo writes waiting for a leader.
@@ -38,12 +52,35 @@ pub struct WriteQueue {
 struct Pending {
     kind: TodoEventKind,
     statement: Statement,
+    /// On PostgreSQL, the change `statement` announces itself.
+    announces: Option<Change>,
     answer: oneshot::Sender<Result<entity::Model>>,
 }
 
 impl WriteQueue {
     fn push(&self, pending: Pending) {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(pending);
+    }
+
+    /// Writes waiting for a leader now.
+    pub fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Whether no write is waiting for a leader.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The Prometheus gauge of the writes waiting for a leader.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            "# HELP todoql_writes_queued Todo writes waiting for the group commit in progress to end.\n\
+             # TYPE todoql_writes_queued gauge\ntodoql_writes_queued {}\n",
+            self.len()
+        );
     }
 
     /// The oldest queued writes, at most [`MAX_BATCH`].
@@ -54,34 +91,66 @@ impl WriteQueue {
     }
 }
 
-/// Commits `statement` (one todo write, `RETURNING` the row) with whatever other writes are
-/// queued, and publishes its change once committed.
+/// Where queued writes commit.
+#[derive(Clone, Copy)]
+pub enum Committer<'a> {
+    /// SQLite: the inline writer, under the write-order lock.
+    Sqlite(&'a Inline),
+    /// PostgreSQL: the instance's write connection; the statements announce their changes.
+    Postgres(&'a Direct),
+}
+
+/// The lock a leader holds while it commits, and where it commits.
+enum Leader<'a> {
+    Sqlite(Option<tokio::sync::MutexGuard<'a, ()>>, &'a Inline),
+    Postgres(Writer<'a>),
+}
+
+impl<'a> Committer<'a> {
+    async fn lead(self, events: &'a Events) -> Leader<'a> {
+        match self {
+            Self::Sqlite(writer) => Leader::Sqlite(events.begin().await, writer),
+            Self::Postgres(direct) => Leader::Postgres(direct.writer().await),
+        }
+    }
+}
+
+/// Commits `statement` (one todo write, `RETURNING` the row; on PostgreSQL one that
+/// announces `announces` itself) with whatever other writes are queued, and publishes its
+/// change once committed.
 pub async fn write(
     queue: &WriteQueue,
-    writer: &Inline,
+    committer: Committer<'_>,
     events: &Events,
     db: &DatabaseConnection,
     kind: TodoEventKind,
     statement: Statement,
+    announces: Option<Change>,
 ) -> Result<entity::Model> {
     let (answer, mut answered) = oneshot::channel();
-    queue.push(Pending { kind, statement, answer });
+    queue.push(Pending { kind, statement, announces, answer });
     loop {
         tokio::select! {
             biased;
             answer = &mut answered => {
                 return answer.map_err(|_| Error::Internal("a group commit ended without an answer".into()))?;
             }
-            order = events.begin() => {
+            leader = committer.lead(events) => {
                 // The lock's holder answers before it lets go: an empty queue means this
                 // write was committed by an earlier leader, and its answer is waiting.
                 let batch = queue.take();
-                if !batch.is_empty() {
-                    commit(batch, writer, events, db).await;
-                    // Still holding the write-order lock: no write runs beside the checkpoint.
-                    writer.checkpoint_if_due().await;
+                if batch.is_empty() {
+                    continue;
                 }
-                drop(order);
+                match leader {
+                    Leader::Sqlite(order, writer) => {
+                        commit(batch, writer, events, db).await;
+                        // Still holding the write-order lock: no write runs beside the checkpoint.
+                        writer.checkpoint_if_due().await;
+                        drop(order);
+                    }
+                    Leader::Postgres(mut writer) => commit_postgres(batch, &mut writer, events, db).await,
+                }
             }
         }
     }
@@ -102,10 +171,45 @@ async fn commit(batch: Vec<Pending>, writer: &Inline, events: &Events, db: &Data
             None => handed_back.push(pending),
         }
     }
-    for Pending { kind, statement, answer } in handed_back {
+    for Pending { kind, statement, answer, .. } in handed_back {
         let result = returned(db, statement).await;
         publish(events, kind, answer, result);
     }
+}
+
+/// Commits `batch` in one transaction on PostgreSQL's write connection, its statements in
+/// owner order, and answers; a batch handed back runs on the pool, one statement at a time.
+async fn commit_postgres(mut batch: Vec<Pending>, writer: &mut Writer<'_>, events: &Events, db: &DatabaseConnection) {
+    // Stable: writes of one owner keep the order they came in.
+    batch.sort_by(|a, b| owner(a).cmp(owner(b)));
+    let statements: Vec<&Statement> = batch.iter().map(|p| &p.statement).collect();
+    match writer.commit(&statements, todo_of_pg_row).await {
+        Committed::Rows(rows) => {
+            for (pending, rows) in batch.into_iter().zip(rows) {
+                let result = rows.into_iter().next().ok_or(Error::NotFound);
+                publish(events, pending.kind, pending.answer, result);
+            }
+        }
+        Committed::HandedBack => {
+            for Pending { kind, statement, announces, answer } in batch {
+                let result = match &announces {
+                    Some(change) => announced(db, statement, change).await,
+                    None => returned(db, statement).await,
+                };
+                publish(events, kind, answer, result);
+            }
+        }
+        Committed::Unknown => {
+            for pending in batch {
+                let _ = pending.answer.send(Err(Error::ServiceUnavailable { retry_after: None }));
+            }
+        }
+    }
+}
+
+/// The owner whose row a queued PostgreSQL write locks.
+fn owner(pending: &Pending) -> &str {
+    pending.announces.as_ref().map_or("", |change| change.owner_id.as_str())
 }
 
 /// Publishes a committed write's change and answers its writer.

@@ -16,7 +16,7 @@ use sea_orm::{
     Value,
 };
 
-use super::commit::WriteQueue;
+use super::commit::{Committer, WriteQueue};
 use super::entity::{self, Column, Entity as Todos, fold};
 use super::inputs::{OrderDirection, TodoFilter, TodoOrder, TodoOrderField};
 use super::page::{PageArgs, Position};
@@ -228,23 +228,22 @@ impl<'a> TodoStore<'a> {
     /// `known` is the change the write will make when that is known before it runs (an
     /// insert): on PostgreSQL the statement then announces it itself, one round trip in all.
     async fn write(&self, kind: TodoEventKind, write: Write, known: Option<Change>) -> Result<entity::Model> {
-        let (db, events) = (self.db.clone(), self.events.clone());
-        let writes = self.writer.map(|writer| (writer.clone(), self.queue.clone()));
+        let (db, events, queue) = (self.db.clone(), self.events.clone(), self.queue.clone());
+        let (writer, direct) = (self.writer.cloned(), self.direct.cloned());
         let task = tokio::spawn(async move {
             let statement = write.returning_row(db.get_database_backend());
-            if let Some((writer, queue)) = &writes {
-                return super::commit::write(queue, writer, &events, &db, kind, statement).await;
+            if let Some(writer) = &writer {
+                let committer = Committer::Sqlite(writer);
+                return super::commit::write(&queue, committer, &events, &db, kind, statement, None).await;
             }
             let _order = events.begin().await;
-            let announcing =
-                known.as_ref().and_then(|change| Some((events.announcing(statement.clone(), change)?, change)));
+            let announcing = known.and_then(|change| Some((events.announcing(statement.clone(), &change)?, change)));
             let model = if let Some((announcing, change)) = announcing {
-                // Its error may quote the payload, as a failed `pg_notify`'s does.
-                match db.query_one_raw(announcing).await {
-                    Ok(Some(row)) => entity::Model::from_query_result(&row, "")?,
-                    Ok(None) => return Err(Error::NotFound),
-                    Err(error) => return Err(crate::events::announcing_failed(error, change)),
+                if let Some(direct) = &direct {
+                    let committer = Committer::Postgres(direct);
+                    return super::commit::write(&queue, committer, &events, &db, kind, announcing, Some(change)).await;
                 }
+                announced(&db, announcing, &change).await?
             } else if events.stages_in_transaction() {
                 let txn = db.begin().await?;
                 let model = returned(&txn, statement).await?;
@@ -398,7 +397,7 @@ pub(super) fn todo_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<entity::M
 }
 
 /// [`todo_of_row`] for a PostgreSQL row.
-fn todo_of_pg_row(row: &tokio_postgres::Row) -> std::result::Result<entity::Model, tokio_postgres::Error> {
+pub(super) fn todo_of_pg_row(row: &tokio_postgres::Row) -> std::result::Result<entity::Model, tokio_postgres::Error> {
     Ok(entity::Model {
         id: row.try_get(Column::Id as usize)?,
         owner_id: row.try_get(Column::OwnerId as usize)?,
@@ -442,6 +441,17 @@ impl Write {
 pub(super) async fn returned(db: &impl ConnectionTrait, statement: Statement) -> Result<entity::Model> {
     let row = db.query_one_raw(statement).await?.ok_or(Error::NotFound)?;
     Ok(entity::Model::from_query_result(&row, "")?)
+}
+
+/// The todo a write that announces `change` itself ([`Events::announcing`]) returned, run
+/// alone on the pool; `NOT_FOUND` when it wrote none.
+pub(super) async fn announced(db: &DatabaseConnection, statement: Statement, change: &Change) -> Result<entity::Model> {
+    match db.query_one_raw(statement).await {
+        Ok(Some(row)) => Ok(entity::Model::from_query_result(&row, "")?),
+        Ok(None) => Err(Error::NotFound),
+        // Its error may quote the payload, as a failed `pg_notify`'s does.
+        Err(error) => Err(crate::events::announcing_failed(error, change)),
+    }
 }
 
 /// `updated_at` set to now, or one microsecond past its old value if the clock has not moved

@@ -57,24 +57,125 @@ async fn two_instances_share_tokens_data_and_refresh_rotation() {
     assert_eq!(error_code(&b.anonymous(wrong, json!({ "e": user.email })).await), "RATE_LIMITED");
 }
 
-#[tokio::test]
+/// Creates of several owners through two instances at once: each instance commits the creates
+/// that queue together (src/todos/commit.rs), every one of them lands, and the two instances'
+/// group commits, which lock the owners' rows, never deadlock (each takes them in owner order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_through_two_instances_lose_nothing() {
     if !on_postgres() {
         return;
     }
     let (a, b) = two_instances().await;
-    let user = a.sign_up().await;
-    let writes = (0..40).map(|i| {
+    let url = a.config.database.database_url.clone();
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        users.push(a.sign_up().await);
+    }
+    let deadlocks = deadlocks(&url).await;
+    let commits = group_commits(&a).await + group_commits(&b).await;
+    let writes = (0..80).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
-        let user = &user;
-        async move { app.create_todo(user, &format!("todo {i}")).await }
+        let user = &users[(i / 2) % 4];
+        async move { (user.id.clone(), app.create_todo(user, &format!("todo {i}")).await) }
     });
-    let ids = futures::future::join_all(writes).await;
-    let listed = b.as_user(&user, "{ todos(first: 100) { totalCount nodes { id } } }", json!({})).await;
-    assert_eq!(listed["data"]["todos"]["totalCount"], 40, "{listed}");
-    let seen: Vec<&str> =
-        listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
-    assert!(ids.iter().all(|id| seen.contains(&id.as_str())));
+    let created = futures::future::join_all(writes).await;
+    for user in &users {
+        let listed = b.as_user(user, "{ todos(first: 100) { totalCount nodes { id } } }", json!({})).await;
+        assert_eq!(listed["data"]["todos"]["totalCount"], 20, "{listed}");
+        let seen: Vec<&str> =
+            listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        assert!(created.iter().filter(|(owner, _)| *owner == user.id).all(|(_, id)| seen.contains(&id.as_str())));
+    }
+    let batches = group_commits(&a).await + group_commits(&b).await - commits;
+    assert!((1..80).contains(&batches), "80 creates at once in {batches} group commits");
+    assert_eq!(self::deadlocks(&url).await, deadlocks, "group commits of two instances deadlocked");
+}
+
+/// Deadlocks PostgreSQL has detected in `url`'s database.
+async fn deadlocks(url: &str) -> i64 {
+    scalar(url, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").await
+}
+
+/// The one value `sql` selects, on a connection of its own to `url`.
+async fn scalar(url: &str, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let row = db.query_one_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql)).await.unwrap();
+    db.close().await.ok();
+    row.expect("a row").try_get_by_index(0).expect("a number")
+}
+
+/// Transactions the instance's write connection has committed (`/metrics`).
+pub(crate) async fn group_commits(app: &TestApp) -> u64 {
+    app.metric("todoql_postgres_group_commits_total").await
+}
+
+/// Issue 17: creates that arrive while a group commit is under way wait for it, then commit
+/// together, in one transaction: the owner's limit still holds within it, and every write is
+/// answered after the commit. The first create is held up by an owner's row locked from
+/// outside, so the others are seen queued (`todoql_writes_queued`) before it lets go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_that_arrive_while_one_commits_are_committed_together() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.max_todos_per_user = 8;
+        c.user_max_in_flight = 64;
+        c.cost_budget = 0;
+    })
+    .await;
+    let url = app.config.database.database_url.clone();
+    let (held, full, other) = (app.sign_up().await, app.sign_up().await, app.sign_up().await);
+    app.create_todo(&other, "the first, alone").await;
+    let before = group_commits(&app).await;
+
+    let lock = hold_row(&url, &held.id).await;
+    let create = async |user: &TestUser, title: String| {
+        let query = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+        app.as_user(user, query, json!({ "t": title })).await
+    };
+    let others = async {
+        wait_for("the write connection to wait for the held row", async || writer_waiting_for_a_lock(&url).await).await;
+        let full = (0..10).map(|i| create(&full, format!("full {i}")));
+        let other = (0..4).map(|i| create(&other, format!("other {i}")));
+        futures::future::join_all(full.chain(other)).await
+    };
+    let release = async {
+        wait_for("the write connection to wait for the held row", async || writer_waiting_for_a_lock(&url).await).await;
+        wait_for("14 creates queued", async || app.metric("todoql_writes_queued").await == 14).await;
+        lock.commit().await.unwrap();
+    };
+    let (first, others, ()) = tokio::join!(create(&held, "held up".into()), others, release);
+
+    assert!(first["errors"].is_null(), "{first}");
+    let refused: Vec<&serde_json::Value> = others.iter().filter(|body| !body["errors"].is_null()).collect();
+    assert_eq!(refused.len(), 2, "the limit of 8 holds within one transaction: {others:?}");
+    assert!(refused.iter().all(|body| error_code(body) == "TODO_LIMIT_REACHED"), "{refused:?}");
+    assert_eq!(group_commits(&app).await - before, 2, "the held create, then the 14 that queued behind it");
+    assert_eq!(app.metric("todoql_writes_queued").await, 0);
+    for (user, count) in [(&held, 1), (&full, 8), (&other, 5)] {
+        let listed = app.as_user(user, "{ todos { totalCount } }", json!({})).await;
+        assert_eq!(listed["data"]["todos"]["totalCount"], count, "{listed}");
+    }
+}
+
+/// A transaction on `url`'s database holding user `id`'s row (`FOR UPDATE`) until it ends: a
+/// create for that user waits for it.
+pub(crate) async fn hold_row(url: &str, id: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let outside = sea_orm::Database::connect(url).await.unwrap();
+    let held = outside.begin().await.unwrap();
+    held.execute_unprepared(&format!("SELECT 1 FROM users WHERE id = '{id}' FOR UPDATE")).await.unwrap();
+    held
+}
+
+/// Whether the instance's write connection (`todoql-writer`) on `url`'s database is waiting
+/// for a lock.
+pub(crate) async fn writer_waiting_for_a_lock(url: &str) -> bool {
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+               AND application_name = 'todoql-writer' AND wait_event_type = 'Lock'";
+    scalar(url, sql).await == 1
 }
 
 /// Runs `scripts/pg-cluster` for a private cluster on `port`.
@@ -89,7 +190,7 @@ fn cluster(action: &str, port: u16, dir: &std::path::Path) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     for _ in 0..120 {
         if check().await {
             return;
@@ -334,15 +435,22 @@ pub(crate) async fn direct(app: &TestApp) -> Option<(u64, u64)> {
 /// The process ids of `url`'s direct connections (named `todoql-direct`), closing them too
 /// when `terminate`.
 async fn direct_backends(url: &str, terminate: bool) -> Vec<i32> {
+    backends_named(url, "todoql-direct", terminate).await
+}
+
+/// The process ids of `url`'s connections named `name` in `pg_stat_activity`, closing them
+/// too when `terminate`.
+async fn backends_named(url: &str, name: &str, terminate: bool) -> Vec<i32> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(url).await.unwrap();
-    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
     let sql = format!(
-        "SELECT pid, {} AS done FROM pg_stat_activity WHERE datname = $1 AND application_name = 'todoql-direct'",
+        "SELECT pid, {} AS done FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
         if terminate { "pg_terminate_backend(pid)" } else { "true" }
     );
+    let values = [database.into(), name.to_owned().into()];
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, &sql, [name.into()]))
+        .query_all_raw(Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, &sql, values))
         .await
         .unwrap();
     db.close().await.ok();
@@ -419,4 +527,53 @@ async fn short_reads_are_pipelined_on_direct_connections_that_outlive_closes_and
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(direct_backends(&url, false).await, reopened, "no direct connection closed by hang-ups");
     assert_eq!(answer().await, expected);
+}
+
+/// The write connection closed under the writes (a PostgreSQL restart, a proxy's cut): a
+/// create finds it closed and runs on the pool while it is reopened; at worst a group commit
+/// caught with its transaction on the way is answered `SERVICE_UNAVAILABLE` (its outcome
+/// unknown, as a pooled statement's whose connection is lost), never a false success; then
+/// creates are committed on a new write connection. Every acknowledged todo is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_write_connection_is_reopened_and_no_acknowledged_create_is_lost() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
+    let url = app.config.database.database_url.clone();
+    let user = app.sign_up().await;
+    let mut acknowledged = vec![app.create_todo(&user, "before").await];
+    let writer = backends_named(&url, "todoql-writer", false).await;
+    assert_eq!(writer.len(), 1, "one write connection: {writer:?}");
+    assert_eq!(backends_named(&url, "todoql-writer", true).await, writer);
+
+    let query = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+    let mut unavailable = 0;
+    let mut create = async |title: String| {
+        let body = app.as_user(&user, query, json!({ "t": title })).await;
+        match body["data"]["createTodo"]["id"].as_str() {
+            Some(id) => acknowledged.push(id.to_owned()),
+            None => {
+                assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+                unavailable += 1;
+            }
+        }
+    };
+    for i in 0..20 {
+        create(format!("after {i}")).await;
+    }
+    wait_for("creates to commit on a new write connection", async || {
+        let before = group_commits(&app).await;
+        create("reopened".into()).await;
+        let reopened = backends_named(&url, "todoql-writer", false).await;
+        group_commits(&app).await > before && reopened.len() == 1 && reopened != writer
+    })
+    .await;
+    assert!(unavailable <= 1, "{unavailable} creates answered SERVICE_UNAVAILABLE");
+    let listed = app.as_user(&user, "{ todos(first: 100) { totalCount nodes { id } } }", json!({})).await;
+    let seen: Vec<&str> =
+        listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert!(acknowledged.iter().all(|id| seen.contains(&id.as_str())), "{listed}");
+    // The connection was closed before the creates: nothing it was sent could commit.
+    assert_eq!(listed["data"]["todos"]["totalCount"], acknowledged.len(), "{listed}");
 }

@@ -115,3 +115,76 @@ async fn queries_of_a_socket_that_closes_mid_statement_leave_the_pools_connectio
     }
     fixture.assert_no_connection_was_closed().await;
 }
+
+/// Issue 17: a group commit in which one create fails (a trigger refuses its title here) is
+/// rolled back whole, and its creates then run alone: only the refused one fails, the others
+/// are created and announced once each, the refused one is never announced, and the write
+/// connection goes on committing groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_commit_that_fails_is_rolled_back_and_its_creates_run_alone() {
+    if postgres_admin_url().is_none() {
+        eprintln!("a_group_commit_that_fails_is_rolled_back_and_its_creates_run_alone needs PostgreSQL; skipped");
+        return;
+    }
+    use crate::postgres::{group_commits, hold_row, wait_for, writer_waiting_for_a_lock};
+    let app = TestApp::spawn_with(|c| {
+        c.user_max_in_flight = 64;
+        c.cost_budget = 0;
+    })
+    .await;
+    let url = app.config.database.database_url.clone();
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&url).await.expect("connect");
+        db.execute_unprepared(
+            "CREATE FUNCTION refuse_title() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.title = 'refused' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF; RETURN NEW; \
+             END $$; \
+             CREATE TRIGGER refuse_title BEFORE INSERT ON todos FOR EACH ROW EXECUTE FUNCTION refuse_title()",
+        )
+        .await
+        .expect("trigger");
+        db.close().await.ok();
+    }
+    let (user, held) = (app.sign_up().await, app.sign_up().await);
+    let mut socket = connect(&app, TRANSPORT_WS).await;
+    init(&mut socket, auth(&user)).await;
+    subscribe(&mut socket, "1", EVENTS).await;
+    let before = group_commits(&app).await;
+
+    let lock = hold_row(&url, &held.id).await;
+    let create = async |user: &TestUser, title: &str| {
+        let query = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+        app.as_user(user, query, json!({ "t": title })).await
+    };
+    let queued = async {
+        wait_for("the write connection to wait for the held row", async || writer_waiting_for_a_lock(&url).await).await;
+        futures::future::join_all(["first", "refused", "last"].map(|title| create(&user, title))).await
+    };
+    let release = async {
+        wait_for("the write connection to wait for the held row", async || writer_waiting_for_a_lock(&url).await).await;
+        wait_for("3 creates queued", async || app.metric("todoql_writes_queued").await == 3).await;
+        lock.commit().await.expect("commit");
+    };
+    let (held_up, queued, ()) = tokio::join!(create(&held, "held up"), queued, release);
+    succeed(held_up);
+    let [first, refused, last] = queued.try_into().expect("three answers");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{refused}");
+    let created: Vec<Value> = [first, last].map(|body| succeed(body)["createTodo"]["id"].clone()).into();
+    assert_eq!(group_commits(&app).await - before, 1, "the held create's; the failed group committed nothing");
+
+    let after = app.create_todo(&user, "after").await;
+    assert_eq!(group_commits(&app).await - before, 2, "the write connection goes on");
+    let mut announced = Vec::new();
+    for _ in 0..3 {
+        let event = next_event(&mut socket, "1").await;
+        assert_eq!(event["kind"], "CREATED", "{event}");
+        announced.push(event["todoId"].clone());
+    }
+    assert_eq!(announced[2], json!(after), "nothing announced between: {announced:?}");
+    announced.truncate(2);
+    announced.sort_by_key(|id| id.to_string());
+    let mut created = created;
+    created.sort_by_key(|id| id.to_string());
+    assert_eq!(announced, created);
+}
