@@ -624,6 +624,37 @@ async fn json_logs_carry_the_request_id_operation_and_user_but_no_token() {
     assert!(!stderr.contains(&token), "the access token reached the log");
 }
 
+/// Text logs that go to a pipe or a file (a collector, `journald`, `docker logs`) are plain:
+/// escape codes are for a person at a terminal, and formatting them cost every request's span.
+#[tokio::test]
+async fn text_logs_to_a_pipe_carry_no_terminal_colours() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(dir.path()).await;
+    let mut server = Server::start(dir.path(), &["serve"], &database_url, |command| {
+        // The other tests' NO_COLOR hides what a deployment without it gets.
+        command.env_remove("NO_COLOR").env("JWT_SECRET", SECRET).env("RUST_LOG", "todoql=debug");
+    });
+    server.ready().await;
+    let token = server.sign_up().await;
+    let response = server
+        .client
+        .post(server.url("/graphql"))
+        .bearer_auth(&token)
+        .header("x-request-id", "plain-text-7")
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let stderr = server.process.stderr();
+    let traced = stderr
+        .lines()
+        .find(|line| line.contains("plain-text-7"))
+        .unwrap_or_else(|| panic!("no log line carries the request id:\n{stderr}"));
+    assert!(traced.contains("id=plain-text-7"), "{traced}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in a log written to a pipe:\n{stderr}");
+}
+
 /// The server's resident memory, KiB (`VmRSS`).
 fn resident_kib(pid: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
