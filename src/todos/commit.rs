@@ -2,10 +2,11 @@
 //!
 //! A commit costs about the same whatever it holds. On SQLite: WAL frames for every page it
 //! touched, the WAL-index locks, a share of the next checkpoint. On PostgreSQL: a WAL flush,
-//! and, for a transaction that notifies (every todo write announces its change), the
-//! notification queue's lock, which PostgreSQL holds from before the commit until after it,
-//! so that notifications are delivered in commit order: commits that notify go one at a time,
-//! whoever sends them. So writes that arrive together commit together. A write joins the queue,
+//! and, for a transaction that notifies (every todo write announces its change), a
+//! heavyweight lock taken as it commits and held until after (`PreCommit_Notify` in
+//! `async.c`: exclusive, on "database 0", cluster-wide), so that notifications queue in commit
+//! order: commits that notify go one at a time, whoever sends them. So writes that arrive
+//! together commit together. A write joins the queue,
 //! then either its answer comes, or it takes the commit lock first and becomes the leader: it
 //! takes every queued write (its own and those that arrived while the previous leader
 //! committed), runs them in one transaction, answers each, and only then lets go. Nobody waits
