@@ -599,17 +599,7 @@ async fn json_logs_carry_the_request_id_operation_and_user_but_no_token() {
     let mut server = Server::start(dir.path(), &["serve"], &database_url, |command| {
         command.env("JWT_SECRET", SECRET).env("LOG_FORMAT", "json").env("RUST_LOG", "todoql=debug");
     });
-    server.ready().await;
-    let token = server.sign_up().await;
-    let response = server
-        .client
-        .post(server.url("/graphql"))
-        .bearer_auth(&token)
-        .header("x-request-id", "trace-me-42")
-        .json(&json!({ "query": "{ me { id } }" }))
-        .send()
-        .await
-        .expect("request");
+    let (token, response) = me_with_request_id(&mut server, "trace-me-42").await;
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
     let stderr = server.process.stderr();
     let lines: Vec<Value> = stderr.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
@@ -634,17 +624,7 @@ async fn text_logs_to_a_pipe_carry_no_terminal_colours() {
         // The other tests' NO_COLOR hides what a deployment without it gets.
         command.env_remove("NO_COLOR").env("JWT_SECRET", SECRET).env("RUST_LOG", "todoql=debug");
     });
-    server.ready().await;
-    let token = server.sign_up().await;
-    let response = server
-        .client
-        .post(server.url("/graphql"))
-        .bearer_auth(&token)
-        .header("x-request-id", "plain-text-7")
-        .json(&json!({ "query": "{ me { id } }" }))
-        .send()
-        .await
-        .expect("request");
+    let (_, response) = me_with_request_id(&mut server, "plain-text-7").await;
     assert_eq!(response.status(), 200);
     let stderr = server.process.stderr();
     let traced = stderr
@@ -653,6 +633,16 @@ async fn text_logs_to_a_pipe_carry_no_terminal_colours() {
         .unwrap_or_else(|| panic!("no log line carries the request id:\n{stderr}"));
     assert!(traced.contains("id=plain-text-7"), "{traced}");
     assert!(!stderr.contains('\u{1b}'), "escape codes in a log written to a pipe:\n{stderr}");
+}
+
+/// Waits for `server`, signs a user up and asks `{ me { id } }` with `X-Request-Id: id`: the
+/// user's token and the answer.
+async fn me_with_request_id(server: &mut Server, id: &str) -> (String, reqwest::Response) {
+    server.ready().await;
+    let token = server.sign_up().await;
+    let request = server.client.post(server.url("/graphql")).bearer_auth(&token).header("x-request-id", id);
+    let response = request.json(&json!({ "query": "{ me { id } }" })).send().await.expect("request");
+    (token, response)
 }
 
 /// The server's resident memory, KiB (`VmRSS`).
