@@ -280,9 +280,17 @@ pub enum Committed<T> {
     /// Nothing was committed: there is no write connection, a value could not be bound, or a
     /// statement failed and the transaction rolled back. Each statement may run again alone.
     HandedBack,
+    /// The connection was lost once the transaction was sent, and a new one found that it
+    /// committed (`txid_status`): its rows were lost with the connection, so the caller reads
+    /// what it wrote again.
+    CommittedUnread,
     /// The connection was lost once the transaction was sent: whether it committed is unknown.
     Unknown,
 }
+
+/// Asks for the transaction's id, in the pipeline after `BEGIN`: what [`Writer::outcome`]
+/// looks up when the connection is lost before the `COMMIT`'s answer.
+const TRANSACTION_ID: &str = "SELECT txid_current()";
 
 /// The write connection, held: only its holder sends on it, so a transaction on it is never
 /// interleaved with anybody's statements (the shared reading connections cannot hold one).
@@ -328,6 +336,13 @@ impl Writer<'_> {
             return Committed::HandedBack;
         }
         let Some(link) = self.slot.link.as_ref() else { return Committed::HandedBack };
+        let transaction_id = match link.prepared(TRANSACTION_ID).await {
+            Ok(statement) => statement,
+            Err(error) => {
+                tracing::debug!(%error, "a group commit's transaction id could not be prepared");
+                return Committed::HandedBack;
+            }
+        };
         let mut prepared = Vec::with_capacity(statements.len());
         for statement in statements {
             match link.prepared(&statement.sql).await {
@@ -344,21 +359,32 @@ impl Writer<'_> {
             self.direct.statements.count();
         }
         // Each request is sent when first polled, and `join!` polls in order: one pipeline.
+        let mut id = None;
         let pipeline = async {
             tokio::join!(
                 link.client.batch_execute("BEGIN"),
+                async {
+                    // Kept as soon as it arrives: the connection may be lost after.
+                    id = link
+                        .client
+                        .query_one(&transaction_id, &[])
+                        .await
+                        .ok()
+                        .and_then(|row| row.get::<_, Option<i64>>(0));
+                },
                 futures_util::future::join_all(
                     prepared.iter().zip(&params).map(|(statement, params)| link.client.query(statement, params))
                 ),
                 link.client.batch_execute("COMMIT"),
             )
         };
-        let Ok((begun, written, committed)) = tokio::time::timeout(self.direct.commit_timeout, pipeline).await else {
+        let answered = tokio::time::timeout(self.direct.commit_timeout, pipeline).await;
+        let Ok((begun, (), written, committed)) = answered else {
             // No answer in time: a lost network, not a slow statement (`statement_timeout`
             // stops those). The connection is given up, which closes it.
             tracing::warn!("a group commit went unanswered; its connection is closed");
             self.slot.link = None;
-            return Committed::Unknown;
+            return self.outcome(id).await;
         };
         let written: std::result::Result<Vec<Vec<Row>>, _> = written.into_iter().collect();
         match (begun, written, committed) {
@@ -376,7 +402,7 @@ impl Writer<'_> {
             }
             _ if link.client.is_closed() => {
                 self.slot.link = None;
-                Committed::Unknown
+                self.outcome(id).await
             }
             (begun, written, committed) => {
                 let error = begun.err().or(written.err()).or(committed.err());
@@ -385,9 +411,42 @@ impl Writer<'_> {
                 // whatever failed (a warning when no transaction is open).
                 if link.client.batch_execute("ROLLBACK").await.is_err() {
                     self.slot.link = None;
-                    return Committed::Unknown;
+                    return self.outcome(id).await;
                 }
                 Committed::HandedBack
+            }
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// What became of transaction `id`, whose connection was lost before its `COMMIT` was
+    /// answered, asked on a new write connection: committed, rolled back (then its statements
+    /// may run again), or unknown (no id, no connection, or still running after
+    /// [`COMMIT_GRACE`] on a backend that has not noticed its client is gone). Writes queue
+    /// meanwhile: the writer is held.
+    async fn outcome<T>(&mut self, id: Option<i64>) -> Committed<T> {
+        let Some(id) = id else { return Committed::Unknown };
+        self.slot.last_try = Some(Instant::now());
+        self.slot.link = connect(&self.direct.writer_config).await;
+        let Some(link) = self.slot.link.as_ref() else { return Committed::Unknown };
+        let asked = Instant::now();
+        loop {
+            let status = link.client.query_one("SELECT txid_status($1)", &[&id]).await;
+            match status.ok().and_then(|row| row.get::<_, Option<String>>(0)).as_deref() {
+                Some("committed") => {
+                    self.direct.group_commits.fetch_add(1, Ordering::Relaxed);
+                    return Committed::CommittedUnread;
+                }
+                Some("aborted") => return Committed::HandedBack,
+                // A terminated backend takes a moment to roll back and exit.
+                Some("in progress") if asked.elapsed() < COMMIT_GRACE => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                status => {
+                    tracing::warn!(?status, "a group commit's connection was lost; its outcome is unknown");
+                    return Committed::Unknown;
+                }
             }
         }
     }

@@ -27,12 +27,15 @@
 //! committed alone. A statement the transaction hands back (it failed, or the transaction
 //! could not run) is run on the pool by the leader after the commit, still holding the lock,
 //! so changes are still published in commit order. A PostgreSQL write connection lost while
-//! its transaction was on its way leaves the outcome unknown: those writes are answered
-//! `SERVICE_UNAVAILABLE`, as a pooled statement whose connection is lost is.
+//! its transaction was on its way is followed by a new one asking what became of the
+//! transaction (`txid_status`): committed, each write's todo is read back for its answer;
+//! rolled back, the writes run alone as above; still unknown (the old backend has not noticed
+//! yet, or the database cannot be reached), they are answered `SERVICE_UNAVAILABLE`, as a pooled
+//! statement whose connection is lost is.
 
 use std::sync::Mutex;
 
-use sea_orm::{DatabaseConnection, Statement};
+use sea_orm::{DatabaseConnection, EntityTrait, Statement};
 use tokio::sync::oneshot;
 
 use super::entity;
@@ -196,6 +199,21 @@ async fn commit_postgres(mut batch: Vec<Pending>, writer: &mut Writer<'_>, event
                 let result = match &announces {
                     Some(change) => announced(db, statement, change).await,
                     None => returned(db, statement).await,
+                };
+                publish(events, kind, answer, result);
+            }
+        }
+        Committed::CommittedUnread => {
+            // Each insert's id is its change's: what it wrote is read back (none: it wrote
+            // nothing, as when the owner's limit was reached, or the todo is already gone).
+            for Pending { kind, announces, answer, .. } in batch {
+                let result = match announces {
+                    Some(change) => entity::Entity::find_by_id(change.todo_id)
+                        .one(db)
+                        .await
+                        .map_err(Error::from)
+                        .and_then(|found| found.ok_or(Error::NotFound)),
+                    None => Err(Error::ServiceUnavailable { retry_after: None }),
                 };
                 publish(events, kind, answer, result);
             }

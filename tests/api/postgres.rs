@@ -160,6 +160,185 @@ async fn creates_that_arrive_while_one_commits_are_committed_together() {
     }
 }
 
+/// Issue 17: a group commit whose connection dies before the `COMMIT` is answered is not
+/// left unknown. A new connection asks `txid_status`: here, the backend was terminated while
+/// the batch waited for a held row, so the transaction rolled back, and its creates run again,
+/// alone, and succeed once the row is free — none answered `SERVICE_UNAVAILABLE`, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_commit_whose_backend_is_killed_runs_its_creates_again() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| c.cost_budget = 0).await;
+    let url = app.config.database.database_url.clone();
+    let user = app.sign_up().await;
+    app.create_todo(&user, "before").await;
+    let lock = hold_row(&url, &user.id).await;
+    let query = "mutation($t: String!) { createTodo(input: { title: $t }) { id } }";
+    let kill = async {
+        wait_for("the write connection to wait for the held row", async || writer_waiting_for_a_lock(&url).await).await;
+        assert_eq!(backends_named(&url, "todoql-writer", true).await.len(), 1);
+        // The batch's transaction is gone; the create now runs alone on the pool, and waits.
+        wait_for("the terminated write connection to be replaced", async || {
+            backends_named(&url, "todoql-writer", false).await.len() == 1
+        })
+        .await;
+        lock.commit().await.unwrap();
+    };
+    let (body, ()) = tokio::join!(app.as_user(&user, query, json!({ "t": "killed mid-commit" })), kill);
+    assert!(body["errors"].is_null(), "{body}");
+    let listed = app.as_user(&user, "{ todos { totalCount nodes { title } } }", json!({})).await;
+    assert_eq!(listed["data"]["todos"]["totalCount"], 2, "{listed}");
+    // The next creates commit on the new write connection.
+    let before = group_commits(&app).await;
+    app.create_todo(&user, "after").await;
+    assert_eq!(group_commits(&app).await - before, 1);
+}
+
+/// Issue 17: a group commit that committed but whose `COMMIT` answer was lost with its
+/// connection (a proxy between todoql and PostgreSQL drops it, then closes) is answered as
+/// committed: `txid_status` on a new connection says so, and each create's todo is read back.
+/// Without that, the client would be told `SERVICE_UNAVAILABLE` and retry a create that exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_commit_whose_commit_answer_is_lost_is_answered_as_committed() {
+    if !on_postgres() {
+        return;
+    }
+    let proxy = LossyProxy::start(b"answer lost").await;
+    let app = TestApp::spawn_with(|c| {
+        c.cost_budget = 0;
+        c.database.database_url = proxy.route(&c.database.database_url);
+    })
+    .await;
+    let user = app.sign_up().await;
+    app.create_todo(&user, "before").await;
+    let before = group_commits(&app).await;
+    let query = "mutation($t: String!) { createTodo(input: { title: $t }) { id title } }";
+    let body = app.as_user(&user, query, json!({ "t": "answer lost" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["createTodo"]["title"], "answer lost", "{body}");
+    assert!(proxy.dropped(), "the proxy never dropped a COMMIT's answer");
+    assert_eq!(group_commits(&app).await - before, 1);
+    let listed = app.as_user(&user, "{ todos { totalCount nodes { id } } }", json!({})).await;
+    assert_eq!(listed["data"]["todos"]["totalCount"], 2, "created once: {listed}");
+    let ids: Vec<&str> =
+        listed["data"]["todos"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&body["data"]["createTodo"]["id"].as_str().unwrap()), "{listed}");
+    app.create_todo(&user, "after").await;
+}
+
+/// A TCP proxy in front of PostgreSQL. Every connection is passed through, except the write
+/// connection (`todoql-writer` in its startup message): once `trigger` has appeared in what
+/// it sent, the answer to its next `COMMIT` is dropped and both sides are closed.
+struct LossyProxy {
+    addr: std::net::SocketAddr,
+    /// PostgreSQL's `host:port`, set by [`LossyProxy::route`].
+    target: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LossyProxy {
+    async fn start(trigger: &'static [u8]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy =
+            Self { addr: listener.local_addr().unwrap(), target: Default::default(), dropped: Default::default() };
+        let (target, dropped) = (proxy.target.clone(), proxy.dropped.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Some(target) = target.lock().unwrap().clone() else { continue };
+                tokio::spawn(pass(client, target, trigger, dropped.clone()));
+            }
+        });
+        proxy
+    }
+
+    /// `url` with its host and port replaced by the proxy's (which then forwards to them).
+    fn route(&self, url: &str) -> String {
+        let (scheme_user, rest) = url.split_once('@').unwrap();
+        let (host_port, path) = rest.split_once('/').unwrap();
+        *self.target.lock().unwrap() = Some(host_port.to_owned());
+        format!("{scheme_user}@{}/{path}", self.addr)
+    }
+
+    fn dropped(&self) -> bool {
+        self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One proxied connection (see [`LossyProxy`]).
+async fn pass(
+    mut client: tokio::net::TcpStream,
+    target: String,
+    trigger: &'static [u8],
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
+    let mut first = vec![0; 8192];
+    let Ok(n) = client.read(&mut first).await else { return };
+    first.truncate(n);
+    if server.write_all(&first).await.is_err() {
+        return;
+    }
+    if !first.windows(b"todoql-writer".len()).any(|w| w == b"todoql-writer") {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        return;
+    }
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = armed.clone();
+    let upward = tokio::spawn(async move {
+        let mut chunk = vec![0; 65536];
+        loop {
+            let n = match client_read.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if chunk[..n].windows(trigger.len()).any(|w| w == trigger) {
+                watch.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if server_write.write_all(&chunk[..n]).await.is_err() {
+                return;
+            }
+        }
+    });
+    // Downward, message by message (a type byte, then a length that counts itself).
+    let mut pending = Vec::new();
+    let mut chunk = vec![0; 65536];
+    loop {
+        let n = match server_read.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        let mut sent = 0;
+        while pending.len() - sent >= 5 {
+            let length = u32::from_be_bytes(pending[sent + 1..sent + 5].try_into().unwrap()) as usize;
+            let end = sent + 1 + length;
+            if pending.len() < end {
+                break;
+            }
+            let message = &pending[sent..end];
+            if armed.load(std::sync::atomic::Ordering::SeqCst)
+                && message[0] == b'C'
+                && message[5..].starts_with(b"COMMIT")
+            {
+                dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+                upward.abort();
+                return;
+            }
+            if client_write.write_all(message).await.is_err() {
+                upward.abort();
+                return;
+            }
+            sent = end;
+        }
+        pending.drain(..sent);
+    }
+    upward.abort();
+}
+
 /// A transaction on `url`'s database holding user `id`'s row (`FOR UPDATE`) until it ends: a
 /// create for that user waits for it.
 pub(crate) async fn hold_row(url: &str, id: &str) -> sea_orm::DatabaseTransaction {
