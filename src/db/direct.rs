@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{Statement, Value};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
 use super::StatementCounter;
 use crate::error::{Error, Result};
@@ -288,9 +288,10 @@ pub enum Committed<T> {
     Unknown,
 }
 
-/// Asks for the transaction's id, in the pipeline after `BEGIN`: what [`Writer::outcome`]
-/// looks up when the connection is lost before the `COMMIT`'s answer.
-const TRANSACTION_ID: &str = "SELECT txid_current()";
+/// Begins a group commit's transaction and asks for its id, in one simple query (as many
+/// messages as `BEGIN` alone): the id is what [`Writer::outcome`] looks up when the connection
+/// is lost before the `COMMIT`'s answer.
+const BEGIN: &str = "BEGIN; SELECT txid_current()";
 
 /// The write connection, held: only its holder sends on it, so a transaction on it is never
 /// interleaved with anybody's statements (the shared reading connections cannot hold one).
@@ -336,13 +337,6 @@ impl Writer<'_> {
             return Committed::HandedBack;
         }
         let Some(link) = self.slot.link.as_ref() else { return Committed::HandedBack };
-        let transaction_id = match link.prepared(TRANSACTION_ID).await {
-            Ok(statement) => statement,
-            Err(error) => {
-                tracing::debug!(%error, "a group commit's transaction id could not be prepared");
-                return Committed::HandedBack;
-            }
-        };
         let mut prepared = Vec::with_capacity(statements.len());
         for statement in statements {
             match link.prepared(&statement.sql).await {
@@ -362,15 +356,14 @@ impl Writer<'_> {
         let mut id = None;
         let pipeline = async {
             tokio::join!(
-                link.client.batch_execute("BEGIN"),
                 async {
+                    let answers = link.client.simple_query(BEGIN).await?;
                     // Kept as soon as it arrives: the connection may be lost after.
-                    id = link
-                        .client
-                        .query_one(&transaction_id, &[])
-                        .await
-                        .ok()
-                        .and_then(|row| row.get::<_, Option<i64>>(0));
+                    id = answers.iter().find_map(|answer| match answer {
+                        SimpleQueryMessage::Row(row) => row.get(0)?.parse::<i64>().ok(),
+                        _ => None,
+                    });
+                    Ok::<_, tokio_postgres::Error>(())
                 },
                 futures_util::future::join_all(
                     prepared.iter().zip(&params).map(|(statement, params)| link.client.query(statement, params))
@@ -379,7 +372,7 @@ impl Writer<'_> {
             )
         };
         let answered = tokio::time::timeout(self.direct.commit_timeout, pipeline).await;
-        let Ok((begun, (), written, committed)) = answered else {
+        let Ok((begun, written, committed)) = answered else {
             // No answer in time: a lost network, not a slow statement (`statement_timeout`
             // stops those). The connection is given up, which closes it.
             tracing::warn!("a group commit went unanswered; its connection is closed");
