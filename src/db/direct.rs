@@ -146,8 +146,8 @@ impl Direct {
             writer: tokio::sync::Mutex::default(),
             group_commits: AtomicU64::new(0),
         });
-        futures_util::future::join_all((0..count).map(|index| direct.reopen(index))).await;
-        direct.writer().await.open().await;
+        let reads = futures_util::future::join_all((0..count).map(|index| direct.reopen(index)));
+        tokio::join!(reads, async { direct.writer().await.open().await });
         Some(direct)
     }
 
@@ -244,11 +244,6 @@ impl Direct {
         Writer { direct: self, slot: self.writer.lock().await }
     }
 
-    /// Transactions committed by [`Writer::commit`].
-    pub fn group_commits(&self) -> u64 {
-        self.group_commits.load(Ordering::Relaxed)
-    }
-
     /// The `HELP` and `TYPE` lines of [`Direct::render`]'s samples.
     pub const METRIC_HEADER: &str = "# HELP todoql_postgres_direct_statements_total PostgreSQL reads run on the \
         shared direct connections, by outcome (handed_over: run on the pool instead).\n# TYPE \
@@ -268,7 +263,7 @@ impl Direct {
             "# HELP todoql_postgres_group_commits_total Transactions that committed todo writes together on the \
              write connection.\n# TYPE todoql_postgres_group_commits_total counter\n\
              todoql_postgres_group_commits_total {}\n",
-            self.group_commits()
+            self.group_commits.load(Ordering::Relaxed)
         );
     }
 }
@@ -410,9 +405,7 @@ impl Writer<'_> {
             }
         }
     }
-}
 
-impl Writer<'_> {
     /// What became of transaction `id`, whose connection was lost before its `COMMIT` was
     /// answered, asked on a new write connection: committed, rolled back (then its statements
     /// may run again), or unknown (no id, no connection, or still running after

@@ -66,24 +66,14 @@ impl WriteQueue {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(pending);
     }
 
-    /// Writes waiting for a leader now.
-    pub fn len(&self) -> usize {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
-    }
-
-    /// Whether no write is waiting for a leader.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The Prometheus gauge of the writes waiting for a leader.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
+        let queued = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
         let _ = write!(
             out,
             "# HELP todoql_writes_queued Todo writes waiting for the group commit in progress to end.\n\
-             # TYPE todoql_writes_queued gauge\ntodoql_writes_queued {}\n",
-            self.len()
+             # TYPE todoql_writes_queued gauge\ntodoql_writes_queued {queued}\n"
         );
     }
 

@@ -710,9 +710,9 @@ async fn short_reads_are_pipelined_on_direct_connections_that_outlive_closes_and
 
 /// The write connection closed under the writes (a PostgreSQL restart, a proxy's cut): a
 /// create finds it closed and runs on the pool while it is reopened; at worst a group commit
-/// caught with its transaction on the way is answered `SERVICE_UNAVAILABLE` (its outcome
-/// unknown, as a pooled statement's whose connection is lost), never a false success; then
-/// creates are committed on a new write connection. Every acknowledged todo is there.
+/// caught with its transaction on the way is answered `SERVICE_UNAVAILABLE` (when PostgreSQL
+/// cannot yet say what became of it), never a false success; then creates are committed on a
+/// new write connection. Every acknowledged todo is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_write_connection_is_reopened_and_no_acknowledged_create_is_lost() {
     if !on_postgres() {
