@@ -5,6 +5,7 @@ use async_graphql::Positioned;
 use async_graphql::parser::types::{OperationDefinition, OperationType};
 use async_graphql::{Request, Response as GqlResponse};
 use axum::body::Bytes;
+use futures_util::FutureExt;
 use std::net::SocketAddr;
 use tracing::Instrument;
 
@@ -216,22 +217,29 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     tracing::Span::current().record("operation", operation.as_str());
     let timeout = std::time::Duration::from_secs(app.state.config.request_timeout);
     let started = std::time::Instant::now();
-    // In a task of its own: a client that goes away (or a request past its time) leaves its
-    // statements to finish — or to be stopped by STATEMENT_TIMEOUT, the database's way —
-    // instead of dropping them mid-flight, which closes their pooled connection.
-    let running = {
+    // Past its time, the request is answered, and its execution moves to a task of its own to
+    // finish there — or to be stopped by STATEMENT_TIMEOUT, the database's way — instead of
+    // being dropped mid-statement, which closes a pooled connection. A client that goes away
+    // is the request task's concern ([`super::serve_request`]). Spawned only then: a task per
+    // request was a hand-off and a wake-up more for every one.
+    let execution = {
         let app = app.clone();
-        tokio::spawn(async move { app.schemas.execute(request).await }.in_current_span())
+        async move { app.schemas.execute(request).await }
     };
-    let result = match tokio::time::timeout(timeout, running).await {
+    let mut running = Box::pin(std::panic::AssertUnwindSafe(execution).catch_unwind());
+    let result = match tokio::time::timeout(timeout, &mut running).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(failed)) => {
-            let error = Error::Internal(format!("the request's task failed: {failed}"));
+        Ok(Err(_)) => {
+            tracing::error!("a request's execution panicked");
+            let error = Error::Internal("the request's execution failed".to_owned());
             Ok(GqlResponse::from_errors(vec![
                 async_graphql::ErrorExtensions::extend(&error).into_server_error(async_graphql::Pos::default()),
             ]))
         }
-        Err(elapsed) => Err(elapsed),
+        Err(elapsed) => {
+            tokio::spawn(running.in_current_span());
+            Err(elapsed)
+        }
     };
     let outcome = match &result {
         Ok(response) if response.errors.is_empty() => "ok",

@@ -77,14 +77,21 @@ pub fn router(app: App) -> Router {
         .merge(crate::rest::router(&app))
         .layer(body_limit)
         .layer(cors)
-        .layer(axum::middleware::from_fn(detach))
-        .layer(axum::middleware::from_fn(trace))
+        .layer(axum::middleware::from_fn(serve_request))
         .with_state(app)
 }
 
 /// Opens the span every log line of a request carries, with its id (the client's
-/// `X-Request-Id` when it sends a sane one), and echoes the id in the response.
-async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// `X-Request-Id` when it sends a sane one), serves the request in a task of its own, and
+/// echoes the id in the response.
+///
+/// In a task of its own: a client that goes away drops the connection's future; without it,
+/// that would drop a database statement mid-flight, and a pooled PostgreSQL connection dropped
+/// mid-statement is closed (the server logs "Connection reset by peer", and the pool reopens
+/// it under load). Detached, the request runs to its end and its answer is discarded; time is
+/// still bounded by `REQUEST_TIMEOUT` and `STATEMENT_TIMEOUT`. One middleware for both: each
+/// layer is a boxed service cloned and a boxed future for every request.
+async fn serve_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
     let id = request
         .headers()
@@ -103,35 +110,23 @@ async fn trace(request: axum::extract::Request, next: axum::middleware::Next) ->
         user_id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::debug!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "served"
-        );
-    });
+    let mut response = match tokio::spawn(next.run(request).instrument(span.clone())).await {
+        Ok(response) => response,
+        Err(failed) => {
+            tracing::error!(parent: &span, %failed, "a request's task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    };
+    tracing::debug!(
+        parent: &span,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "served"
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
-}
-
-/// Serves each request in a task of its own. A client that goes away drops the connection's
-/// future; without this, that would drop a database statement mid-flight, and a pooled
-/// PostgreSQL connection dropped mid-statement is closed (the server logs "Connection reset
-/// by peer", and the pool reopens it under load). Detached, the request runs to its end and
-/// its answer is discarded; time is still bounded by `REQUEST_TIMEOUT` and
-/// `STATEMENT_TIMEOUT`.
-async fn detach(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    use tracing::Instrument;
-    match tokio::spawn(next.run(request).in_current_span()).await {
-        Ok(response) => response,
-        Err(failed) => {
-            tracing::error!(%failed, "a request's task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    }
 }
 
 /// `GET /`: the playground when it is served, else a pointer to the API.

@@ -33,7 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -181,16 +181,21 @@ async fn connection(
     mut closing: watch::Receiver<()>,
 ) {
     let activity = Arc::new(Activity::default());
+    // One timer for the connection's life, moved rather than made anew: a request changes the
+    // connection's phase without waking this task (`Activity::next_check`).
+    let Some(first) = activity.next_check(&limits) else { return };
+    let mut check = pin!(tokio::time::sleep_until(first));
     // Until its first request's head has arrived, a connection holds only the bytes it sent:
     // hyper would give it 16 KiB of buffers at once (issue 13: 2,000 half-sent requests).
     let arrived = {
         let mut arriving = pin!(first_head(&stream, &activity));
         loop {
-            let deadline = activity.deadline(&limits);
             tokio::select! {
                 arrived = arriving.as_mut() => break arrived,
-                () = activity.changed.notified() => {}
-                () = sleep_until(deadline) => if activity.expired(&limits) { return },
+                () = check.as_mut() => match activity.next_check(&limits) {
+                    Some(next) => check.as_mut().reset(next),
+                    None => return,
+                },
                 // No request in flight: shutting down closes it.
                 _ = closing.changed() => return,
             }
@@ -220,12 +225,13 @@ async fn connection(
     let mut conn = Box::pin(builder.serve_connection_with_upgrades(io, service));
     let mut shutting_down = false;
     loop {
-        let deadline = activity.deadline(&limits);
         tokio::select! {
             _ = conn.as_mut() => return,
-            () = activity.changed.notified() => {}
             // Dropping the connection closes it.
-            () = sleep_until(deadline) => if activity.expired(&limits) { return },
+            () = check.as_mut() => match activity.next_check(&limits) {
+                Some(next) => check.as_mut().reset(next),
+                None => return,
+            },
             _ = closing.changed(), if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();
@@ -272,13 +278,6 @@ fn head_complete(head: &[u8], from: usize) -> bool {
     rest.windows(2).any(|w| w == b"\n\n") || rest.windows(3).any(|w| w == b"\n\r\n")
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Answers one request on an over-the-cap connection with `503` and closes it.
 async fn refuse(stream: TcpStream) {
     let service = hyper::service::service_fn(|_: Request<Incoming>| async {
@@ -296,11 +295,14 @@ async fn refuse(stream: TcpStream) {
 }
 
 /// Where a connection is in its life, for its deadlines.
+///
+/// A change of phase wakes no one: the connection's task looks at its phase when its timer
+/// fires, at the phase's deadline or sooner ([`Activity::next_check`]). Waking it at every
+/// change (three a request) cost every request three polls of the connection and two timers
+/// made and dropped (`perf` of `scripts/load`, issue 17).
 #[derive(Default)]
 struct Activity {
     phase: Mutex<Phase>,
-    /// Woken when the phase changes, so the connection's deadline is taken anew.
-    changed: Notify,
 }
 
 #[derive(Clone, Copy)]
@@ -320,35 +322,38 @@ impl Default for Phase {
 }
 
 impl Activity {
-    fn deadline(&self, limits: &Limits) -> Option<Instant> {
-        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+    /// When the connection's task should look again, or `None` when its deadline has passed.
+    ///
+    /// Never later than any deadline the connection can come to meanwhile: the current phase's
+    /// own, and, since a phase that begins now ends no sooner than the shorter of the two
+    /// timeouts from now, that. A check that comes early finds no deadline passed and sets
+    /// the next one: an idle connection's task wakes once per `HTTP_HEADER_TIMEOUT`.
+    fn next_check(&self, limits: &Limits) -> Option<Instant> {
+        let now = Instant::now();
+        let deadline = match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
             Phase::Idle(since) => Some(since + limits.idle_timeout),
             Phase::Arriving(since) => Some(since + limits.header_timeout),
             Phase::Busy(_) => None,
+        };
+        let soonest_next = now + limits.header_timeout.min(limits.idle_timeout);
+        match deadline {
+            Some(deadline) if deadline <= now => None,
+            Some(deadline) => Some(deadline.min(soonest_next)),
+            None => Some(soonest_next),
         }
-    }
-
-    /// Whether the connection's deadline has passed (woken at it, the phase may have moved on).
-    fn expired(&self, limits: &Limits) -> bool {
-        self.deadline(limits).is_some_and(|d| d <= Instant::now())
     }
 
     fn update(&self, change: impl FnOnce(Phase) -> Phase) {
         let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         *phase = change(*phase);
-        drop(phase);
-        self.changed.notify_one();
     }
 
     /// Bytes arrived: between requests, a request has begun to arrive.
     fn read(&self) {
-        let idle = matches!(*self.phase.lock().unwrap_or_else(PoisonError::into_inner), Phase::Idle(_));
-        if idle {
-            self.update(|phase| match phase {
-                Phase::Idle(_) => Phase::Arriving(Instant::now()),
-                other => other,
-            });
-        }
+        self.update(|phase| match phase {
+            Phase::Idle(_) => Phase::Arriving(Instant::now()),
+            other => other,
+        });
     }
 }
 

@@ -48,13 +48,17 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<entity::Mo
 /// PostgreSQL (on its shared connections, [`crate::db::Direct`], else the pool) at most once
 /// per [`super::known::TTL`] per account ([`super::Known`]).
 pub async fn exists(state: &State, snapshot: Option<&Snapshot>, id: &str) -> Result<bool> {
-    let select = Users::find_by_id(id).select_only().column(entity::Column::Id);
-    if let Some(found) = crate::db::select(snapshot, state.reader.as_deref(), &select, |_| Ok(())) {
+    let select = || Users::find_by_id(id).select_only().column(entity::Column::Id);
+    if state.reader.is_some()
+        && let Some(found) = crate::db::select(snapshot, state.reader.as_deref(), &select(), |_| Ok(()))
+    {
         return Ok(!found?.is_empty());
     }
+    // Asked before a statement is built: on PostgreSQL most checks end here.
     if state.known_users.recently(id) {
         return Ok(true);
     }
+    let select = select();
     let found = match crate::db::select_direct(state.direct.as_ref(), &select, |_| Ok(())).await {
         Some(found) => !found?.is_empty(),
         None => select.into_tuple::<String>().one(&state.db).await?.is_some(),

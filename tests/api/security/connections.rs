@@ -65,6 +65,28 @@ async fn a_half_sent_request_is_closed_at_the_header_timeout_while_an_idle_keep_
     assert!(response_head(&mut keep).await.starts_with("HTTP/1.1 200"), "the idle connection was kept");
 }
 
+/// The connection's task looks at its deadline when its timer fires, not when a request's
+/// bytes arrive: a request begun on a connection whose timer is set for its idle deadline
+/// must still be cut off at the header timeout, not at that later deadline.
+#[tokio::test]
+async fn a_second_request_half_sent_on_a_kept_connection_is_closed_at_the_header_timeout() {
+    let app = TestApp::spawn_with(|c| {
+        c.http_header_timeout = 0.3;
+        c.http_idle_timeout = 120.0;
+    })
+    .await;
+    let mut kept = TcpStream::connect(app.addr).await.expect("connect");
+    kept.write_all(REQUEST).await.expect("write");
+    assert!(response_head(&mut kept).await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: tod").await.expect("write half a request");
+    let started = std::time::Instant::now();
+    assert_eq!(until_closed(&mut kept).await, "", "half a request gets no answer, only a close");
+    // until_closed gives up after HANG, long before the idle deadline: a close before then
+    // came from the header timeout.
+    assert!(started.elapsed() < HANG, "closed at the header timeout, not at the idle deadline");
+}
+
 #[tokio::test]
 async fn an_idle_connection_is_closed_at_the_idle_timeout() {
     let app = TestApp::spawn_with(|c| c.http_idle_timeout = 0.3).await;
