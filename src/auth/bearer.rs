@@ -84,6 +84,22 @@ pub async fn authenticate_in(headers: &HeaderMap, state: &State, snapshot: Optio
     }
 }
 
+/// [`authenticate`], when the header can be judged without waiting on anything: no header, a
+/// malformed one, or one of todoql's own tokens (a signature and claims check). `None` for a
+/// personal access token or an external issuer's token, which need a lookup or the issuer's
+/// keys: then [`authenticate_in`].
+pub fn authenticate_now(headers: &HeaderMap, state: &State) -> Option<Credential> {
+    match header_token(headers) {
+        Ok(Some(token)) if pats::is_personal(token) => None,
+        Ok(Some(token)) => match state.external.as_deref() {
+            Some(issuer) if issuer.claims(token) => None,
+            _ => Some(from_token(token, &state.keys)),
+        },
+        Ok(None) => Some(Credential::Absent),
+        Err(invalid) => Some(invalid),
+    }
+}
+
 /// Whether the `Authorization` header carries a personal access token.
 pub fn is_personal(headers: &HeaderMap) -> bool {
     header_token(headers).is_ok_and(|token| token.is_some_and(pats::is_personal))

@@ -134,6 +134,10 @@ fn operation_label(app: &App, request: &mut Request) -> String {
 }
 
 /// Authenticates, attaches the per-request data and runs the request.
+///
+/// A header judged without waiting on anything (none, a malformed one, one of todoql's own
+/// tokens) is judged here, and a refused token answered here, on the connection's task; the
+/// rest, which reaches the database, runs in a task of its own ([`super::detached`]).
 async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
@@ -142,13 +146,43 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Err(down) = app.state.outage.check() {
         return failure(media, down);
     }
+    let judged = bearer::authenticate_now(&headers, &app.state);
+    if let Some(Credential::Invalid(reason)) = &judged
+        && !is_public(&mut request)
+    {
+        return refuse_token(&app, reason);
+    }
+    super::detached(authorized(app, peer, headers, request, media, judged)).await
+}
+
+/// A present token that is refused: 401, counted, logged at debug only (a flood of bad tokens
+/// must not become a flood of log lines; the metric counts them).
+fn refuse_token(app: &App, reason: &'static str) -> Response {
+    tracing::debug!(reason, "rejected a bearer token");
+    app.state.metrics.auth_failure(reason);
+    super::unauthorized(reason)
+}
+
+/// [`execute`] once the request may run: the credential's user checked (or the credential
+/// judged, when [`bearer::authenticate_now`] could not), the request run within its time.
+async fn authorized(
+    app: App,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    mut request: Request,
+    media: Media,
+    judged: Option<Credential>,
+) -> Response {
     let is_query = operation_type(&mut request) == Some(OperationType::Query);
     // A personal access token's lookup is the user check of its request: in the snapshot too.
     let early = match &app.state.reader {
         Some(reader) if is_query && bearer::is_personal(&headers) => reader.snapshot(),
         _ => None,
     };
-    let credential = bearer::authenticate_in(&headers, &app.state, early.as_ref()).await;
+    let credential = match judged {
+        Some(credential) => credential,
+        None => bearer::authenticate_in(&headers, &app.state, early.as_ref()).await,
+    };
     // A caller whose budget has nothing left is refused before anything is read for it: its
     // bucket exists only for a user the database confirmed (issue 13: a flood of refused
     // requests should cost the token check, not the user check too).
@@ -189,11 +223,7 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
             if is_public(&mut request) {
                 Viewer::Anonymous
             } else {
-                // Debug, not info: a flood of bad tokens must not become a flood of log lines
-                // (the metric below counts them).
-                tracing::debug!(reason, "rejected a bearer token");
-                app.state.metrics.auth_failure(reason);
-                return super::unauthorized(reason);
+                return refuse_token(&app, reason);
             }
         }
     };
@@ -220,8 +250,8 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     // Past its time, the request is answered, and its execution moves to a task of its own to
     // finish there — or to be stopped by STATEMENT_TIMEOUT, the database's way — instead of
     // being dropped mid-statement, which closes a pooled connection. A client that goes away
-    // is the request task's concern ([`super::serve_request`]). Spawned only then: a task per
-    // request was a hand-off and a wake-up more for every one.
+    // is [`super::detached`]'s concern. Spawned only then: a task per request was a hand-off
+    // and a wake-up more for every one.
     let execution = {
         let app = app.clone();
         async move { app.schemas.execute(request).await }

@@ -72,9 +72,9 @@ pub fn router(app: App) -> Router {
         .route("/playground/assets/{file}", get(playground::asset))
         .route("/", get(root))
         .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
+        .route("/readyz", get(health::ready).layer(axum::middleware::from_fn(detach)))
         .route("/metrics", get(health::metrics))
-        .merge(crate::rest::router(&app))
+        .merge(crate::rest::router(&app).layer(axum::middleware::from_fn(detach)))
         .layer(body_limit)
         .layer(cors)
         .layer(axum::middleware::from_fn(serve_request))
@@ -82,15 +82,7 @@ pub fn router(app: App) -> Router {
 }
 
 /// Opens the span every log line of a request carries, with its id (the client's
-/// `X-Request-Id` when it sends a sane one), serves the request in a task of its own, and
-/// echoes the id in the response.
-///
-/// In a task of its own: a client that goes away drops the connection's future; without it,
-/// that would drop a database statement mid-flight, and a pooled PostgreSQL connection dropped
-/// mid-statement is closed (the server logs "Connection reset by peer", and the pool reopens
-/// it under load). Detached, the request runs to its end and its answer is discarded; time is
-/// still bounded by `REQUEST_TIMEOUT` and `STATEMENT_TIMEOUT`. One middleware for both: each
-/// layer is a boxed service cloned and a boxed future for every request.
+/// `X-Request-Id` when it sends a sane one), and echoes the id in the response.
 async fn serve_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
     let id = request
@@ -110,13 +102,7 @@ async fn serve_request(request: axum::extract::Request, next: axum::middleware::
         user_id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let mut response = match tokio::spawn(next.run(request).instrument(span.clone())).await {
-        Ok(response) => response,
-        Err(failed) => {
-            tracing::error!(parent: &span, %failed, "a request's task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
-    };
+    let mut response = next.run(request).instrument(span.clone()).await;
     tracing::debug!(
         parent: &span,
         status = response.status().as_u16(),
@@ -127,6 +113,33 @@ async fn serve_request(request: axum::extract::Request, next: axum::middleware::
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Serves a request that reaches the database in a task of its own ([`detached`]).
+async fn detach(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    detached(next.run(request)).await
+}
+
+/// Runs `serving` — the part of a request that reaches the database — in a task of its own,
+/// in the request's span.
+///
+/// A client that goes away drops the connection's future; without a task of its own, that
+/// would drop a database statement mid-flight, and a pooled PostgreSQL connection dropped
+/// mid-statement is closed (the server logs "Connection reset by peer", and the pool reopens
+/// it under load). Detached, the request runs to its end and its answer is discarded; time is
+/// still bounded by `REQUEST_TIMEOUT` and `STATEMENT_TIMEOUT`. Only that part: a request
+/// answered from memory (a refused token, the playground, `/healthz`) stays on its
+/// connection's task, where a hand-off to another task cost a tenth of a refusal's CPU
+/// (`perf` and A/B runs of the reject of `scripts/load`, issue 17).
+pub(crate) async fn detached(serving: impl Future<Output = Response> + Send + 'static) -> Response {
+    use tracing::Instrument;
+    match tokio::spawn(serving.in_current_span()).await {
+        Ok(response) => response,
+        Err(failed) => {
+            tracing::error!(%failed, "a request's task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
 }
 
 /// `GET /`: the playground when it is served, else a pointer to the API.
