@@ -30,7 +30,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 
-use super::persisted::{Persisted, Resolved};
+use super::persisted::{Persisted, Resolved, requested_key};
 use super::shape;
 use super::trusted::{Prevalidated, TrustedDocument};
 
@@ -153,6 +153,20 @@ impl DocumentCache {
         let attached = self.parse(request);
         request.data.insert(Attached(attached.clone().err()));
         attached
+    }
+
+    /// Whether the operation `request` selects has only public root fields, read from the
+    /// cache when its text is there (parsed and checked when it was kept) and would run as
+    /// text; `None` otherwise, and then [`attach`](Self::attach) decides. For a refused token,
+    /// whose request needs nothing more of its document: no copy of it.
+    pub fn cached_publicity(&self, request: &Request) -> Option<bool> {
+        let attached = request.data.contains_key(&TypeId::of::<Attached>());
+        if attached || request.query.is_empty() || !self.persisted.runs_text() || requested_key(request) != Ok(None) {
+            return None;
+        }
+        let document = self.lock()?.lru.get(request.query.as_str())?.document.clone();
+        self.parse[0].fetch_add(1, Relaxed);
+        Some(super::is_public_operation(&document, request.operation_name.as_deref()))
     }
 
     fn parse(&self, request: &mut Request) -> ServerResult<()> {

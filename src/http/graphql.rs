@@ -139,6 +139,13 @@ fn operation_label(app: &App, request: &mut Request) -> String {
 /// tokens) is judged here, and a refused token answered here, on the connection's task; the
 /// rest, which reaches the database, runs in a task of its own ([`super::detached`]).
 async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
+    let judged = bearer::authenticate_now(&headers, &app.state);
+    // A refused token with a document the cache holds: answered before the document is copied.
+    if let Some(Credential::Invalid(reason)) = &judged
+        && app.state.documents.cached_publicity(&request) == Some(false)
+    {
+        return refuse_token(&app, reason);
+    }
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
     }
@@ -146,13 +153,14 @@ async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Re
     if let Err(down) = app.state.outage.check() {
         return failure(media, down);
     }
-    let judged = bearer::authenticate_now(&headers, &app.state);
     if let Some(Credential::Invalid(reason)) = &judged
         && !is_public(&mut request)
     {
         return refuse_token(&app, reason);
     }
-    super::detached(authorized(app, peer, headers, request, media, judged)).await
+    // Boxed: the rest's future is some kilobytes, and inline it would make this one, which
+    // axum boxes and every refused request builds, twice that.
+    super::detached(Box::pin(authorized(app, peer, headers, request, media, judged))).await
 }
 
 /// A present token that is refused: 401, counted, logged at debug only (a flood of bad tokens
