@@ -161,7 +161,7 @@ impl DocumentCache {
     /// whose request needs nothing more of its document: no copy of it.
     pub fn cached_publicity(&self, request: &Request) -> Option<bool> {
         let attached = request.data.contains_key(&TypeId::of::<Attached>());
-        if attached || request.query.is_empty() || !self.persisted.runs_text() || requested_key(request) != Ok(None) {
+        if attached || request.query.is_empty() || self.persisted.trusted_only() || requested_key(request) != Ok(None) {
             return None;
         }
         let document = self.lock()?.lru.get(request.query.as_str())?.document.clone();

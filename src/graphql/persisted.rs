@@ -194,12 +194,6 @@ impl Persisted {
         self.only
     }
 
-    /// Whether a request that names no persisted document runs its text (not with
-    /// `TRUSTED_DOCUMENTS_ONLY`).
-    pub(super) fn runs_text(&self) -> bool {
-        !self.only
-    }
-
     /// Puts the text a request names into it, or refuses the request.
     pub(super) fn resolve(&self, request: &mut Request) -> ServerResult<Resolved> {
         let key = requested_key(request).map_err(|message| coded(ServerError::new(message, None), "BAD_REQUEST"))?;

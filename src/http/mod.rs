@@ -77,13 +77,13 @@ pub fn router(app: App) -> Router {
         .merge(crate::rest::router(&app).layer(axum::middleware::from_fn(detach)))
         .layer(body_limit)
         .layer(cors)
-        .layer(axum::middleware::from_fn(serve_request))
+        .layer(axum::middleware::from_fn(trace))
         .with_state(app)
 }
 
 /// Opens the span every log line of a request carries, with its id (the client's
 /// `X-Request-Id` when it sends a sane one), and echoes the id in the response.
-async fn serve_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
     let id = request
         .headers()
