@@ -161,12 +161,21 @@ impl DocumentCache {
     /// whose request needs nothing more of its document: no copy of it.
     pub fn cached_publicity(&self, request: &Request) -> Option<bool> {
         let attached = request.data.contains_key(&TypeId::of::<Attached>());
-        if attached || request.query.is_empty() || self.persisted.trusted_only() || requested_key(request) != Ok(None) {
+        if attached || requested_key(request) != Ok(None) {
             return None;
         }
-        let document = self.lock()?.lru.get(request.query.as_str())?.document.clone();
+        self.cached_publicity_of(&request.query, request.operation_name.as_deref())
+    }
+
+    /// [`cached_publicity`](Self::cached_publicity) of a document text sent as text (not named
+    /// by a hash or an id) and the operation name sent with it, before any request is built.
+    pub fn cached_publicity_of(&self, query: &str, operation_name: Option<&str>) -> Option<bool> {
+        if query.is_empty() || self.persisted.trusted_only() {
+            return None;
+        }
+        let document = self.lock()?.lru.get(query)?.document.clone();
         self.parse[0].fetch_add(1, Relaxed);
-        Some(super::is_public_operation(&document, request.operation_name.as_deref()))
+        Some(super::is_public_operation(&document, operation_name))
     }
 
     fn parse(&self, request: &mut Request) -> ServerResult<()> {

@@ -9,7 +9,7 @@ use axum::response::Response;
 /// Marks a `/graphql` response as never to be stored, and as varying with the caller's
 /// `Authorization` (and, through content negotiation, `Accept`) for any cache that keeps it
 /// anyway.
-pub async fn private(mut response: Response) -> Response {
+pub fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.append(header::VARY, HeaderValue::from_static("authorization, accept"));

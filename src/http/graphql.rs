@@ -9,12 +9,13 @@ use futures_util::FutureExt;
 use std::net::SocketAddr;
 use tracing::Instrument;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::App;
+use super::caching::private;
 use super::media::{self, Media};
 use super::params;
 use crate::auth::bearer::{self, Credential};
@@ -25,12 +26,33 @@ use crate::loaders::Loaders;
 use crate::users::store as users;
 
 /// `POST /graphql`.
+///
+/// The request is taken whole and its headers moved out (axum's `HeaderMap` extractor clones
+/// them: a tenth of a refused request's allocations), and every answer, a body refused by the
+/// size limit included, is marked private here ([`super::caching::private`]) rather than by a
+/// layer, which clones the route and boxes its future for every request.
 pub async fn post(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    // The body within `MAX_BODY_BYTES` (the limit travels in the request's extensions).
+    let body = match <Bytes as axum::extract::FromRequest<()>>::from_request(
+        axum::extract::Request::from_parts(parts, body),
+        &(),
+    )
+    .await
+    {
+        Ok(body) => body,
+        Err(refused) => return private(refused.into_response()),
+    };
+    private(post_json(app, peer, headers, body).await)
+}
+
+/// [`post`] once its body has arrived.
+async fn post_json(app: App, peer: SocketAddr, headers: HeaderMap, body: Bytes) -> Response {
     let Some(media) = media::negotiate(&headers) else {
         return not_acceptable();
     };
@@ -47,23 +69,38 @@ pub async fn post(
             );
         }
     }
+    let judged = bearer::authenticate_now(&headers, &app.state);
+    // A refused token with a document the cache holds, sent as text: answered before the body
+    // becomes a request (a flood of stale or forged tokens costs the token check and a peek).
+    if let Some(Credential::Invalid(reason)) = &judged
+        && let Some(text) = params::peek_text(&body)
+        && app.state.documents.cached_publicity_of(&text.query, text.operation_name.as_deref()) == Some(false)
+    {
+        return refuse_token(&app, reason);
+    }
     match params::from_json(&body) {
-        Ok(request) => execute(app, peer, headers, request, media).await,
+        Ok(request) => execute(app, peer, headers, request, media, judged).await,
         Err(message) => request_error(media, StatusCode::BAD_REQUEST, &message),
     }
 }
 
-/// `GET /graphql`: queries only.
+/// `GET /graphql`: queries only. The request is taken whole, as [`post`] takes it.
 pub async fn get(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    request: axum::extract::Request,
 ) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    private(get_query(app, peer, headers, parts.uri.query().unwrap_or("")).await)
+}
+
+/// [`get`] with its headers and query string.
+async fn get_query(app: App, peer: SocketAddr, headers: HeaderMap, query: &str) -> Response {
     let Some(media) = media::negotiate(&headers) else {
         return not_acceptable();
     };
-    let mut request = match params::from_query_string(query.as_deref().unwrap_or("")) {
+    let mut request = match params::from_query_string(query) {
         Ok(request) => request,
         Err(message) => return request_error(media, StatusCode::BAD_REQUEST, &message),
     };
@@ -76,7 +113,8 @@ pub async fn get(
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(app, peer, headers, request, media).await
+    let judged = bearer::authenticate_now(&headers, &app.state);
+    execute(app, peer, headers, request, media, judged).await
 }
 
 /// Parses the request's document before anything looks at it (a text seen before is not parsed
@@ -136,10 +174,17 @@ fn operation_label(app: &App, request: &mut Request) -> String {
 /// Authenticates, attaches the per-request data and runs the request.
 ///
 /// A header judged without waiting on anything (none, a malformed one, one of todoql's own
-/// tokens) is judged here, and a refused token answered here, on the connection's task; the
-/// rest, which reaches the database, runs in a task of its own ([`super::detached`]).
-async fn execute(app: App, peer: SocketAddr, headers: HeaderMap, mut request: Request, media: Media) -> Response {
-    let judged = bearer::authenticate_now(&headers, &app.state);
+/// tokens: `judged`, by the caller) is judged on the connection's task, and a refused token
+/// answered there; the rest, which reaches the database, runs in a task of its own
+/// ([`super::detached`]).
+async fn execute(
+    app: App,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    mut request: Request,
+    media: Media,
+    judged: Option<Credential>,
+) -> Response {
     // A refused token with a document the cache holds: answered before the document is copied.
     if let Some(Credential::Invalid(reason)) = &judged
         && app.state.documents.cached_publicity(&request) == Some(false)

@@ -31,7 +31,7 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Media> {
     let mut best = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = parts.next().unwrap_or("").trim();
         let refused = parts.any(|p| {
             let p = p.trim().replace(' ', "");
             p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
@@ -39,10 +39,11 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Media> {
         if refused {
             continue;
         }
-        match media.as_str() {
-            "application/graphql-response+json" => return Some(Media::GraphqlResponse),
-            "application/json" | "application/*" | "*/*" => best = Some(Media::Json),
-            _ => {}
+        if media.eq_ignore_ascii_case("application/graphql-response+json") {
+            return Some(Media::GraphqlResponse);
+        }
+        if ["application/json", "application/*", "*/*"].iter().any(|json| media.eq_ignore_ascii_case(json)) {
+            best = Some(Media::Json);
         }
     }
     best
@@ -52,10 +53,12 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Media> {
 pub fn is_json_body(headers: &HeaderMap) -> Option<bool> {
     let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let mut parts = value.split(';');
-    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let utf8 = parts.all(|p| match p.trim().to_ascii_lowercase().split_once('=') {
-        Some(("charset", charset)) => charset.trim_matches('"') == "utf-8",
+    let media = parts.next().unwrap_or("").trim();
+    let utf8 = parts.all(|p| match p.trim().split_once('=') {
+        Some((name, charset)) if name.trim_end().eq_ignore_ascii_case("charset") => {
+            charset.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
         _ => true,
     });
-    Some(media == "application/json" && utf8)
+    Some(media.eq_ignore_ascii_case("application/json") && utf8)
 }

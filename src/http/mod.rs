@@ -7,6 +7,7 @@ mod media;
 mod params;
 mod playground;
 pub mod server;
+mod trace;
 mod ws;
 pub use ws::Sockets;
 
@@ -63,10 +64,7 @@ pub fn router(app: App) -> Router {
     // clone and `Vary` header were 4% of a refused request's CPU (`perf` of scripts/load).
     let cors = tower::util::option_layer(cors(&app.state.config.cors_allowed_origins));
     Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get).post(graphql::post).layer(axum::middleware::map_response(caching::private)),
-        )
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/playground", get(playground::page))
         .route("/playground/assets/{file}", get(playground::asset))
@@ -77,42 +75,8 @@ pub fn router(app: App) -> Router {
         .merge(crate::rest::router(&app).layer(axum::middleware::from_fn(detach)))
         .layer(body_limit)
         .layer(cors)
-        .layer(axum::middleware::from_fn(trace))
+        .layer(trace::Trace)
         .with_state(app)
-}
-
-/// Opens the span every log line of a request carries, with its id (the client's
-/// `X-Request-Id` when it sends a sane one), and echoes the id in the response.
-async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    use tracing::Instrument;
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map_or_else(crate::clock::new_id, str::to_owned);
-    let span = tracing::info_span!(
-        "request",
-        id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
-        operation = tracing::field::Empty,
-        user_id = tracing::field::Empty,
-    );
-    let started = std::time::Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    tracing::debug!(
-        parent: &span,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "served"
-    );
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
 }
 
 /// Serves a request that reaches the database in a task of its own ([`detached`]).

@@ -35,10 +35,19 @@ async fn every_graphql_answer_is_private_and_never_stored_whatever_its_outcome()
             Answer { status, headers, body: response.json().await.expect("JSON") }
         }),
         ("a malformed request (400)", get(&app, None, JSON, &[("variables", json!("{"))]).await),
+        ("a body over MAX_BODY_BYTES (413)", {
+            let padding = "x".repeat(1_100_000);
+            let body = json!({ "query": TODOS, "variables": { "padding": padding } });
+            let request = app.client.post(app.url("/graphql")).bearer_auth(&user.token).json(&body);
+            let response = request.send().await.expect("request");
+            let (status, headers) = (response.status().as_u16(), response.headers().clone());
+            Answer { status, headers, body: Value::Null }
+        }),
     ];
     for (what, answer) in &answers {
         assert_private(answer, what);
     }
     assert_eq!(answers[0].1.status, 200);
     assert_eq!(answers[6].1.status, 401);
+    assert_eq!(answers[8].1.status, 413);
 }
