@@ -116,7 +116,9 @@ pub struct TodoConnection {
     owner: AuthenticatedUser,
     filter: TodoFilter,
     field: TodoOrderField,
-    todos: Vec<entity::Model>,
+    /// Shared by the clones the page loader hands out (a clone per load, and the resolver
+    /// lends the todos instead of copying them).
+    todos: std::sync::Arc<[Todo]>,
     page_info: PageInfo,
     /// Shared by the clones the page loader hands out, so a count runs once per page.
     total: std::sync::Arc<tokio::sync::OnceCell<i64>>,
@@ -133,7 +135,8 @@ impl TodoConnection {
             start_cursor: page.todos.first().map(cursor),
             end_cursor: page.todos.last().map(cursor),
         };
-        Self { owner, filter: args.filter.clone(), field, todos: page.todos, page_info, total: Default::default() }
+        let todos = page.todos.into_iter().map(Todo).collect();
+        Self { owner, filter: args.filter.clone(), field, todos, page_info, total: Default::default() }
     }
 }
 
@@ -147,16 +150,16 @@ impl TodoConnection {
         self.todos
             .iter()
             .map(|todo| TodoEdge {
-                cursor: Position::of(todo, self.field).cursor(self.field),
-                node: Todo(todo.clone()),
+                cursor: Position::of(&todo.0, self.field).cursor(self.field),
+                node: Todo(todo.0.clone()),
             })
             .collect()
     }
 
     /// The todos.
     #[scopes(["todos:read"])]
-    async fn nodes(&self) -> Vec<Todo> {
-        self.todos.iter().cloned().map(Todo).collect()
+    async fn nodes(&self) -> &[Todo] {
+        &self.todos
     }
 
     /// Where this page stands.

@@ -289,7 +289,7 @@ impl<'a> TodoStore<'a> {
         }
         let (mut todos, mut has_previous, mut has_next) = (Vec::new(), false, false);
         if let Some(first) = args.first {
-            todos = self.all(sorted(window.clone(), order, false).limit(first + 1), quick).await?;
+            todos = self.all(sorted(window, order, false).limit(first + 1), quick).await?;
             has_next = todos.len() as u64 > first;
             todos.truncate(first as usize);
             if let Some(last) = args.last {
@@ -298,7 +298,7 @@ impl<'a> TodoStore<'a> {
                 todos.drain(..todos.len().saturating_sub(last));
             }
         } else if let Some(last) = args.last {
-            todos = self.all(sorted(window.clone(), order, true).limit(last + 1), quick).await?;
+            todos = self.all(sorted(window, order, true).limit(last + 1), quick).await?;
             has_previous = todos.len() as u64 > last;
             todos.truncate(last as usize);
             todos.reverse();
