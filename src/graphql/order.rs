@@ -68,7 +68,8 @@ impl Order {
                 if !self.holds(fields) {
                     self.rearrange(fields);
                 }
-                for (key, order) in &self.keys {
+                // A leaf's order is empty: no lookup for it (most of a page's fields).
+                for (key, order) in self.keys.iter().filter(|(_, order)| !order.keys.is_empty()) {
                     if let Some(value) = fields.get_mut(key) {
                         order.apply(value);
                     }
