@@ -76,6 +76,19 @@ impl TestApp {
         config.jwt_secret = Some(SECRET.to_owned());
         config.bind_addr = "127.0.0.1:0".parse().expect("address");
         adjust(&mut config);
+        Self::start(config, dir).await
+    }
+
+    /// Another server on this one's database (which lives as long as this one), with this
+    /// one's configuration adjusted: for a test whose setup must not run under its limits.
+    pub async fn beside(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        config.bind_addr = "127.0.0.1:0".parse().expect("address");
+        adjust(&mut config);
+        Self::start(config, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    async fn start(config: Config, dir: tempfile::TempDir) -> Self {
         let listener = todoql::app::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let router = todoql::app::build(config.clone()).await.expect("build app");
