@@ -234,14 +234,20 @@ async fn a_page_of_100_todos_with_owners_costs_a_constant_number_of_statements()
         {
             app.create_todo(&user, "t").await;
         }
-        let before = app.statements().await;
-        let body = app.as_user(&user, query, json!({})).await;
-        assert!(body.get("errors").is_none(), "{body}");
-        assert_eq!(body["data"]["todos"]["edges"].as_array().unwrap().len(), batch);
-        costs.push(app.statements().await - before);
+        // The fewest of three runs: on a busy machine a DataLoader batch window can close
+        // before all 100 fields have asked, splitting one batch into a few now and then; an
+        // N+1 adds its statements every time.
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.statements().await;
+            let body = app.as_user(&user, query, json!({})).await;
+            assert!(body.get("errors").is_none(), "{body}");
+            assert_eq!(body["data"]["todos"]["edges"].as_array().unwrap().len(), batch);
+            fewest = fewest.min(app.statements().await - before);
+        }
+        costs.push(fewest);
     }
-    // Bounded, not always equal: on a busy machine a DataLoader batch window can close
-    // before all 100 fields have asked, splitting one batch into a few; an N+1 would add
-    // about two hundred statements here (an owner and a page per todo).
+    // Bounded, not always equal (a split batch); an N+1 would add about two hundred
+    // statements here (an owner and a page per todo).
     assert!(costs[1] <= costs[0] + 6, "statements for 2 vs 100 todos: {costs:?}");
 }
