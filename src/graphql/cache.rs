@@ -30,7 +30,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 
-use super::persisted::{Persisted, Resolved, requested_key};
+use super::persisted::{Persisted, Resolved};
 use super::shape;
 use super::trusted::{Prevalidated, TrustedDocument};
 
@@ -155,21 +155,11 @@ impl DocumentCache {
         attached
     }
 
-    /// Whether the operation `request` selects has only public root fields, read from the
-    /// cache when its text is there (parsed and checked when it was kept) and would run as
-    /// text; `None` otherwise, and then [`attach`](Self::attach) decides. For a refused token,
-    /// whose request needs nothing more of its document: no copy of it.
-    pub fn cached_publicity(&self, request: &Request) -> Option<bool> {
-        let attached = request.data.contains_key(&TypeId::of::<Attached>());
-        if attached || requested_key(request) != Ok(None) {
-            return None;
-        }
-        self.cached_publicity_of(&request.query, request.operation_name.as_deref())
-    }
-
-    /// [`cached_publicity`](Self::cached_publicity) of a document text sent as text (not named
-    /// by a hash or an id) and the operation name sent with it, before any request is built.
-    pub fn cached_publicity_of(&self, query: &str, operation_name: Option<&str>) -> Option<bool> {
+    /// Whether the operation `operation_name` selects in the document text `query` (sent as
+    /// text, not named by a hash or an id) has only public root fields, read from the cache
+    /// when the text is there (parsed and checked when it was kept); `None` otherwise, and then
+    /// [`attach`](Self::attach) decides. For a refused token, before any request is built.
+    pub fn cached_publicity(&self, query: &str, operation_name: Option<&str>) -> Option<bool> {
         if query.is_empty() || self.persisted.trusted_only() {
             return None;
         }

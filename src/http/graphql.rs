@@ -74,7 +74,7 @@ async fn post_json(app: App, peer: SocketAddr, headers: HeaderMap, body: Bytes) 
     // becomes a request (a flood of stale or forged tokens costs the token check and a peek).
     if let Some(Credential::Invalid(reason)) = &judged
         && let Some(text) = params::peek_text(&body)
-        && app.state.documents.cached_publicity_of(&text.query, text.operation_name.as_deref()) == Some(false)
+        && app.state.documents.cached_publicity(&text.query, text.operation_name.as_deref()) == Some(false)
     {
         return refuse_token(&app, reason);
     }
@@ -185,12 +185,6 @@ async fn execute(
     media: Media,
     judged: Option<Credential>,
 ) -> Response {
-    // A refused token with a document the cache holds: answered before the document is copied.
-    if let Some(Credential::Invalid(reason)) = &judged
-        && app.state.documents.cached_publicity(&request) == Some(false)
-    {
-        return refuse_token(&app, reason);
-    }
     if let Some(refused) = refuse_document(&app, &mut request, media) {
         return refused;
     }

@@ -293,7 +293,7 @@ async fn public_operations_ignore_a_stale_token() {
     assert!(body["data"]["refreshSession"]["accessToken"].is_string(), "{body}");
 
     // Twice each: the second time the document comes from the cache, where a refused token's
-    // request reads whether it is public without copying it (http::graphql::execute).
+    // request reads whether it is public without building the request (http::graphql::post_json).
     for _ in 0..2 {
         let response = app
             .client
